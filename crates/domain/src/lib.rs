@@ -1,0 +1,13 @@
+//! Pure domain types of the night-construction permit service: validated values and the
+//! application state machine. No I/O lives here, so every rule can be unit-tested on its own.
+#![forbid(unsafe_code)]
+
+mod credit_code;
+mod enums;
+mod night;
+mod status;
+
+pub use credit_code::{CreditCode, CreditCodeError, CREDIT_CODE_ALPHABET};
+pub use enums::{Department, District, MaterialKind, Process, Role, UnknownValue};
+pub use night::{parse_clock, parse_date, NightWindow, NightWindowError, MAX_NIGHTS_PER_APPLICATION, NIGHT_END, NIGHT_START};
+pub use status::{ApplicationStatus, IllegalTransition};

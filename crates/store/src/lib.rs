@@ -1,0 +1,134 @@
+//! Storage for nightpermit: one [`Store`] trait, served by SQLite (embedded default) or Postgres
+//! (scale-out), plus the content-addressed blob store. Both backends run the same SQL through
+//! sqlx's `Any` driver; where the dialects differ (`FOR UPDATE SKIP LOCKED`, advisory locks) the
+//! backend says so explicitly.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod blobs;
+mod records;
+mod sql;
+pub mod testing;
+
+pub use audit::{AuditEntry, AuditVerification};
+pub use blobs::{BlobError, BlobStore, LocalBlobStore};
+pub use records::*;
+pub use sql::{redact, Backend, SqlStore};
+
+use async_trait::async_trait;
+use nightpermit_domain::ApplicationStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value (credit code, username, ...) is already taken.
+    #[error("already exists: {0}")]
+    AlreadyExists(&'static str),
+    /// The application is not in a status that allows the operation.
+    #[error("application is {current}")]
+    WrongStatus { current: ApplicationStatus },
+    /// An idempotency key was reused for a different application.
+    #[error("idempotency key reused for another application")]
+    IdempotencyKeyReused,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which applications a listing covers.
+#[derive(Debug, Clone)]
+pub enum ApplicationScope {
+    Firm(String),
+    District(String),
+    All,
+}
+
+/// Everything the service persists, behind one interface so the API and workers do not care
+/// which database serves them. Each method is one transaction; state changes append to the
+/// audit log inside that same transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_firm(&self, firm: &FirmRecord, actor: &str) -> StoreResult<()>;
+    async fn firm_by_id(&self, id: &str) -> StoreResult<Option<FirmRecord>>;
+    async fn firm_by_credit_code(&self, credit_code: &str) -> StoreResult<Option<FirmRecord>>;
+
+    async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()>;
+    async fn staff_by_id(&self, id: &str) -> StoreResult<Option<StaffRecord>>;
+    async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>>;
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
+
+    async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()>;
+    async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>>;
+    /// Newest first; returns the page and the total count.
+    async fn list_applications(
+        &self,
+        scope: &ApplicationScope,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<ApplicationRecord>, i64)>;
+    /// Replaces the form of an editable application (draft or needs_correction).
+    async fn update_application_form(
+        &self,
+        update: &FormUpdate,
+        actor: &str,
+    ) -> StoreResult<ApplicationRecord>;
+
+    async fn add_material(&self, material: &MaterialRecord, actor: &str) -> StoreResult<()>;
+    async fn materials(&self, application_id: &str) -> StoreResult<Vec<MaterialRecord>>;
+    async fn delete_material(
+        &self,
+        application_id: &str,
+        material_id: &str,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Submits an application for pre-review: one new round, one queued job, status
+    /// `prereview`. With an idempotency key, a repeat returns the first receipt and does nothing.
+    async fn submit_application(&self, submit: &SubmitRequest, actor: &str)
+        -> StoreResult<SubmitReceipt>;
+    async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>>;
+
+    /// Takes the oldest runnable job of one of `kinds`: queued and due, or running with an
+    /// expired lease (its worker died). Counts the attempt.
+    async fn claim_job(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Option<JobRecord>>;
+    /// Marks a job done; false if this worker no longer holds it.
+    async fn complete_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool>;
+    /// Records a failure: queued again at `retry_at`, or dead once its attempts are used up.
+    async fn fail_job(
+        &self,
+        job_id: &str,
+        worker: &str,
+        error: &str,
+        now: i64,
+        retry_at: i64,
+    ) -> StoreResult<bool>;
+    /// Gives a claimed job back untouched (graceful shutdown); the attempt is not counted.
+    async fn release_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool>;
+    async fn job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>>;
+
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
+    /// Recomputes the whole chain and names the first broken link.
+    async fn verify_audit_chain(&self) -> StoreResult<AuditVerification>;
+}

@@ -1,0 +1,143 @@
+//! Rows as the store reads and writes them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FirmRecord {
+    pub id: String,
+    pub credit_code: String,
+    pub name: String,
+    pub password_hash: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub grade: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StaffRecord {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub department: Option<String>,
+    pub district: Option<String>,
+    pub created_at: i64,
+}
+
+/// A sign-in; only the sha256 of the bearer token is stored, so a database leak yields no
+/// usable tokens.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    /// `firm` or `staff`.
+    pub principal_kind: String,
+    pub principal_id: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApplicationRecord {
+    pub id: String,
+    pub firm_id: String,
+    pub district: String,
+    pub status: String,
+    /// The one form as JSON: project, night_work, equipment, measures, contact.
+    pub form: String,
+    pub construction_permit_no: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub round: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A new form for an editable application, with the columns derived from it.
+#[derive(Debug, Clone)]
+pub struct FormUpdate {
+    pub application_id: String,
+    pub district: String,
+    pub form: String,
+    pub construction_permit_no: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct MaterialRecord {
+    pub id: String,
+    pub application_id: String,
+    pub kind: String,
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubmitRequest {
+    pub application_id: String,
+    /// Who submits; idempotency keys are scoped to them.
+    pub principal_id: String,
+    pub idempotency_key: Option<String>,
+    pub job_id: String,
+    pub max_attempts: i64,
+    pub now: i64,
+}
+
+/// The answer to a submit, stored with its idempotency key so a repeat gets it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitReceipt {
+    pub application_id: String,
+    pub status: String,
+    pub round: i64,
+    pub job_id: String,
+    pub submitted_at: i64,
+}
+
+/// What a pre-review job is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrereviewJob {
+    pub application_id: String,
+    pub round: i64,
+}
+
+pub const JOB_KIND_PREREVIEW: &str = "prereview";
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PrereviewRoundRecord {
+    pub application_id: String,
+    pub round: i64,
+    /// `pending`, `running` or `done`.
+    pub state: String,
+    pub submitted_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub outcome: Option<String>,
+    /// JSON list of findings once done.
+    pub findings: Option<String>,
+    /// JSON list of the materials as they were at submission, so later rounds keep theirs.
+    pub materials: String,
+    pub materials_done: i64,
+    pub materials_total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRecord {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    /// `queued`, `running`, `done` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_after: i64,
+    pub lease_until: Option<i64>,
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

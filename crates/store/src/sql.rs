@@ -1,0 +1,698 @@
+//! The one SQL implementation of [`Store`], run on SQLite or Postgres through sqlx's `Any`
+//! driver. Queries use `$n` placeholders in ascending first-use order, which both dialects read
+//! the same way.
+
+use crate::audit::{check_links, entry_hash, AuditEntry, AuditEvent, AuditVerification, GENESIS_HASH};
+use crate::records::*;
+use crate::{ApplicationScope, Store, StoreError, StoreResult};
+use async_trait::async_trait;
+use nightpermit_domain::ApplicationStatus;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Serialises audit appends across Postgres connections (and machines) so the chain never forks.
+const AUDIT_ADVISORY_LOCK: i64 = 0x6e70_6175_6469_74;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+pub struct SqlStore {
+    backend: Backend,
+    /// Readers; on SQLite several connections read the WAL concurrently.
+    read: AnyPool,
+    /// Writers; on SQLite a single connection, so writes queue here instead of failing with
+    /// SQLITE_BUSY. On Postgres the same pool as `read`.
+    write: AnyPool,
+}
+
+const APPLICATION_COLUMNS: &str = "id, firm_id, district, status, form, construction_permit_no, start_date, end_date, round, created_at, updated_at";
+const MATERIAL_COLUMNS: &str = "id, application_id, kind, filename, content_type, sha256, size, created_at";
+const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_after, lease_until, locked_by, last_error, created_at, updated_at";
+const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
+const AUDIT_COLUMNS: &str = "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash";
+const FIRM_COLUMNS: &str = "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at";
+const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+fn status_of(app: &ApplicationRecord) -> StoreResult<ApplicationStatus> {
+    ApplicationStatus::from_str(&app.status)
+        .map_err(|_| StoreError::Corrupt(format!("application {} has status {}", app.id, app.status)))
+}
+
+fn status_json(status: ApplicationStatus) -> Option<String> {
+    Some(serde_json::json!({ "status": status.id() }).to_string())
+}
+
+impl SqlStore {
+    /// Connects by URL: `postgres://…` or `sqlite://…`. Does not migrate.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Self { backend: Backend::Postgres, read: pool.clone(), write: pool })
+        } else if url.starts_with("sqlite:") {
+            let read = Self::sqlite_pool(url, 8).await?;
+            let write = Self::sqlite_pool(url, 1).await?;
+            Ok(Self { backend: Backend::Sqlite, read, write })
+        } else {
+            Err(StoreError::Database(sqlx::Error::Configuration(
+                format!("unsupported database URL scheme in {:?}; use postgres:// or sqlite://", redact(url)).into(),
+            )))
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    async fn sqlite_pool(url: &str, max: u32) -> StoreResult<AnyPool> {
+        Ok(AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; NORMAL sync is durable across
+                    // process crashes in WAL mode; the busy timeout covers other processes
+                    // (a CLI command beside the server).
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?)
+    }
+
+    /// Begins a write transaction. On SQLite the first statement takes the write lock at once,
+    /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+        let mut tx = self.write.begin().await?;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("UPDATE audit_log SET seq = seq WHERE 1 = 0").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    async fn append_audit(&self, tx: &mut Transaction<'static, Any>, ev: AuditEvent<'_>) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_ADVISORY_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_string()));
+        let seq = prev_seq + 1;
+        let hash = entry_hash(
+            seq,
+            ev.at,
+            ev.actor,
+            ev.action,
+            ev.entity,
+            ev.entity_id,
+            ev.before.as_deref(),
+            ev.after.as_deref(),
+            &prev_hash,
+        );
+        sqlx::query(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+            .bind(seq)
+            .bind(ev.at)
+            .bind(ev.actor)
+            .bind(ev.action)
+            .bind(ev.entity)
+            .bind(ev.entity_id)
+            .bind(ev.before)
+            .bind(ev.after)
+            .bind(prev_hash)
+            .bind(hash)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn application_in(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
+        sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Loads an application inside a write transaction and checks the applicant may still edit it.
+    async fn editable_application(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
+        let app = Self::application_in(tx, id).await?;
+        let current = status_of(&app)?;
+        if !current.editable() {
+            return Err(StoreError::WrongStatus { current });
+        }
+        Ok(app)
+    }
+
+    /// A test hook: rewrites one audit entry behind the chain's back, as an attacker with
+    /// database access could. Only `audit verify` should notice.
+    #[doc(hidden)]
+    pub async fn tamper_audit_entry(&self, seq: i64, new_action: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE audit_log SET action = $1 WHERE seq = $2")
+            .bind(new_action)
+            .bind(seq)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a job's lease into the past, as if its worker had died long ago (tests only).
+    #[doc(hidden)]
+    pub async fn expire_job_lease(&self, job_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1")
+            .bind(job_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Hides a password in a database URL before it is shown anywhere.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn create_firm(&self, firm: &FirmRecord, actor: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&firm.id)
+            .bind(&firm.credit_code)
+            .bind(&firm.name)
+            .bind(&firm.password_hash)
+            .bind(&firm.contact_name)
+            .bind(&firm.contact_phone)
+            .bind(&firm.grade)
+            .bind(firm.created_at)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists("credit_code")),
+            other => other?,
+        };
+        let after = serde_json::json!({"credit_code": firm.credit_code, "name": firm.name, "grade": firm.grade});
+        self.append_audit(&mut tx, AuditEvent {
+            at: firm.created_at, actor, action: "firm.registered", entity: "firm", entity_id: &firm.id,
+            before: None, after: Some(after.to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn firm_by_id(&self, id: &str) -> StoreResult<Option<FirmRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn firm_by_credit_code(&self, credit_code: &str) -> StoreResult<Option<FirmRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE credit_code = $1"))
+            .bind(credit_code)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(&format!("INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(&staff.id)
+            .bind(&staff.username)
+            .bind(&staff.password_hash)
+            .bind(&staff.role)
+            .bind(&staff.department)
+            .bind(&staff.district)
+            .bind(staff.created_at)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists("username")),
+            other => other?,
+        };
+        let after = serde_json::json!({"username": staff.username, "role": staff.role,
+            "department": staff.department, "district": staff.district});
+        self.append_audit(&mut tx, AuditEvent {
+            at: staff.created_at, actor, action: "staff.created", entity: "staff", entity_id: &staff.id,
+            before: None, after: Some(after.to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn staff_by_id(&self, id: &str) -> StoreResult<Option<StaffRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, principal_kind, principal_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.token_hash)
+            .bind(&s.principal_kind)
+            .bind(&s.principal_id)
+            .bind(s.expires_at)
+            .bind(s.created_at)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        Ok(sqlx::query_as("SELECT token_hash, principal_kind, principal_id, expires_at, created_at FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.write)
+            .await?
+            .rows_affected())
+    }
+
+    async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!("INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+            .bind(&app.id)
+            .bind(&app.firm_id)
+            .bind(&app.district)
+            .bind(&app.status)
+            .bind(&app.form)
+            .bind(&app.construction_permit_no)
+            .bind(&app.start_date)
+            .bind(&app.end_date)
+            .bind(app.round)
+            .bind(app.created_at)
+            .bind(app.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        let after = serde_json::json!({"status": app.status, "district": app.district, "form": app.form});
+        self.append_audit(&mut tx, AuditEvent {
+            at: app.created_at, actor, action: "application.created", entity: "application", entity_id: &app.id,
+            before: None, after: Some(after.to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn list_applications(
+        &self,
+        scope: &ApplicationScope,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<ApplicationRecord>, i64)> {
+        let (filter, value) = match scope {
+            ApplicationScope::Firm(id) => ("WHERE firm_id = $1", Some(id.as_str())),
+            ApplicationScope::District(d) => ("WHERE district = $1", Some(d.as_str())),
+            ApplicationScope::All => ("", None),
+        };
+        let n = if value.is_some() { 2 } else { 1 };
+        let page_sql = format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}",
+            n + 1
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM applications {filter}");
+        let mut page = sqlx::query_as::<_, ApplicationRecord>(&page_sql);
+        let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
+        if let Some(v) = value {
+            page = page.bind(v);
+            count = count.bind(v);
+        }
+        let rows = page.bind(limit).bind(offset).fetch_all(&self.read).await?;
+        let (total,) = count.fetch_one(&self.read).await?;
+        Ok((rows, total))
+    }
+
+    async fn update_application_form(&self, u: &FormUpdate, actor: &str) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin_write().await?;
+        let before = Self::editable_application(&mut tx, &u.application_id).await?;
+        sqlx::query("UPDATE applications SET district = $1, form = $2, construction_permit_no = $3, start_date = $4, end_date = $5, updated_at = $6 WHERE id = $7")
+            .bind(&u.district)
+            .bind(&u.form)
+            .bind(&u.construction_permit_no)
+            .bind(&u.start_date)
+            .bind(&u.end_date)
+            .bind(u.now)
+            .bind(&u.application_id)
+            .execute(&mut *tx)
+            .await?;
+        let after = Self::application_in(&mut tx, &u.application_id).await?;
+        self.append_audit(&mut tx, AuditEvent {
+            at: u.now, actor, action: "application.edited", entity: "application", entity_id: &u.application_id,
+            before: Some(serde_json::json!({"district": before.district, "form": before.form}).to_string()),
+            after: Some(serde_json::json!({"district": after.district, "form": after.form}).to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn add_material(&self, m: &MaterialRecord, actor: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        Self::editable_application(&mut tx, &m.application_id).await?;
+        sqlx::query(&format!("INSERT INTO materials ({MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&m.id)
+            .bind(&m.application_id)
+            .bind(&m.kind)
+            .bind(&m.filename)
+            .bind(&m.content_type)
+            .bind(&m.sha256)
+            .bind(m.size)
+            .bind(m.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let after = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.append_audit(&mut tx, AuditEvent {
+            at: m.created_at, actor, action: "material.added", entity: "application", entity_id: &m.application_id,
+            before: None, after: Some(after),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn materials(&self, application_id: &str) -> StoreResult<Vec<MaterialRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"))
+            .bind(application_id)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn delete_material(&self, application_id: &str, material_id: &str, actor: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        Self::editable_application(&mut tx, application_id).await?;
+        let removed: Option<MaterialRecord> = sqlx::query_as(&format!(
+            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE id = $1 AND application_id = $2"
+        ))
+        .bind(material_id)
+        .bind(application_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let removed = removed.ok_or(StoreError::NotFound)?;
+        sqlx::query("DELETE FROM materials WHERE id = $1")
+            .bind(material_id)
+            .execute(&mut *tx)
+            .await?;
+        let before = serde_json::to_string(&removed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.append_audit(&mut tx, AuditEvent {
+            at: now, actor, action: "material.removed", entity: "application", entity_id: application_id,
+            before: Some(before), after: None,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn submit_application(&self, s: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt> {
+        let mut tx = self.begin_write().await?;
+        if let Some(key) = &s.idempotency_key {
+            let earlier: Option<(String, String)> = sqlx::query_as(
+                "SELECT application_id, response FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
+            )
+            .bind(&s.principal_id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((application_id, response)) = earlier {
+                if application_id != s.application_id {
+                    return Err(StoreError::IdempotencyKeyReused);
+                }
+                return serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()));
+            }
+        }
+        let app = Self::application_in(&mut tx, &s.application_id).await?;
+        let current = status_of(&app)?;
+        if !current.can_become(ApplicationStatus::Prereview) {
+            return Err(StoreError::WrongStatus { current });
+        }
+        let round = app.round + 1;
+        // Guarded by the status read above: if another submit won the race, nothing changes here.
+        let changed = sqlx::query("UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+            .bind(ApplicationStatus::Prereview.id())
+            .bind(round)
+            .bind(s.now)
+            .bind(&s.application_id)
+            .bind(&app.status)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::WrongStatus { current });
+        }
+        let materials: Vec<MaterialRecord> = sqlx::query_as(&format!(
+            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(&s.application_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let snapshot = serde_json::to_string(&materials).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!("INSERT INTO prereview_rounds ({ROUND_COLUMNS}) VALUES ($1, $2, 'pending', $3, NULL, NULL, NULL, NULL, $4, 0, $5)"))
+            .bind(&s.application_id)
+            .bind(round)
+            .bind(s.now)
+            .bind(snapshot)
+            .bind(i64::try_from(materials.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        let payload = serde_json::to_string(&PrereviewJob { application_id: s.application_id.clone(), round })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"))
+            .bind(&s.job_id)
+            .bind(JOB_KIND_PREREVIEW)
+            .bind(payload)
+            .bind(s.max_attempts)
+            .bind(s.now)
+            .execute(&mut *tx)
+            .await?;
+        let receipt = SubmitReceipt {
+            application_id: s.application_id.clone(),
+            status: ApplicationStatus::Prereview.id().to_string(),
+            round,
+            job_id: s.job_id.clone(),
+            submitted_at: s.now,
+        };
+        if let Some(key) = &s.idempotency_key {
+            let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT INTO idempotency_keys (principal_id, key, application_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&s.principal_id)
+                .bind(key)
+                .bind(&s.application_id)
+                .bind(response)
+                .bind(s.now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.append_audit(&mut tx, AuditEvent {
+            at: s.now, actor, action: "application.submitted", entity: "application", entity_id: &s.application_id,
+            before: status_json(current),
+            after: Some(serde_json::json!({"status": "prereview", "round": round, "materials": materials.len()}).to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(receipt)
+    }
+
+    async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"))
+            .bind(application_id)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn claim_job(&self, kinds: &[&str], worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+        // Postgres: SKIP LOCKED lets many workers claim different jobs without waiting on each
+        // other. SQLite has one writer at a time, so the plain subquery is already exclusive.
+        let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)) \
+             AND kind IN ({}) ORDER BY run_after, created_at, id LIMIT 1 {lock}) RETURNING {JOB_COLUMNS}",
+            kind_params.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, JobRecord>(&sql).bind(now + lease_ms).bind(worker).bind(now);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let mut tx = self.write.begin().await?;
+        let job = q.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn complete_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool> {
+        let n = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
+            .bind(now)
+            .bind(job_id)
+            .bind(worker)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn fail_job(&self, job_id: &str, worker: &str, error: &str, now: i64, retry_at: i64) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+             run_after = $1, lease_until = NULL, last_error = $2, updated_at = $3 \
+             WHERE id = $4 AND locked_by = $5 AND state = 'running'",
+        )
+        .bind(retry_at)
+        .bind(error)
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn release_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = $1, lease_until = NULL, locked_by = NULL, updated_at = $1 \
+             WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn job(&self, job_id: &str) -> StoreResult<Option<JobRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(job_id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>> {
+        // The payload is JSON we wrote ourselves with this exact key order.
+        let pattern = format!("{{\"application_id\":\"{application_id}\",%");
+        Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"))
+            .bind(pattern)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        Ok(sqlx::query_as(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        Ok(sqlx::query_as(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY seq"))
+            .bind(entity)
+            .bind(entity_id)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
+        let mut prev = (0i64, GENESIS_HASH.to_string());
+        let mut count = 0i64;
+        loop {
+            let page = self.audit_entries(prev.0, 1000).await?;
+            let Some(last) = page.last().cloned() else { break };
+            if let Err(broken) = check_links((prev.0, &prev.1), &page) {
+                return Ok(AuditVerification { entries: count + (broken.0 - prev.0 - 1).max(0), first_broken: Some(broken) });
+            }
+            count += i64::try_from(page.len()).unwrap_or(0);
+            prev = (last.seq, last.hash);
+        }
+        Ok(AuditVerification { entries: count, first_broken: None })
+    }
+}

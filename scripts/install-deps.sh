@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system packages nightpermit needs on a fresh Debian machine (run as root).
+# Idempotent: does nothing when everything is already there, so `make run`/`make test` can call it every time.
+set -euo pipefail
+
+PACKAGES=(
+  pkg-config clang libclang-dev            # bindgen for the tesseract/leptonica -sys crates
+  tesseract-ocr tesseract-ocr-chi-sim      # OCR engine + simplified Chinese model
+  libtesseract-dev libleptonica-dev
+  fonts-wqy-zenhei fonts-noto-cjk          # CJK fonts for permits and fixtures
+  qpdf poppler-utils                       # independent PDF checks in the test suite
+  wrk                                      # load generator for make bench-api
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system packages: ${missing[*]}" >&2
+    echo "fix: run 'sudo $0' (or install them with apt-get) and retry" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
