@@ -176,6 +176,99 @@ impl SqlStore {
         Ok(app)
     }
 
+    /// The stored answer to an earlier submit with the same idempotency key, if any.
+    async fn earlier_receipt(conn: &mut sqlx::AnyConnection, s: &SubmitRequest) -> StoreResult<Option<SubmitReceipt>> {
+        let Some(key) = &s.idempotency_key else { return Ok(None) };
+        let earlier: Option<(String, String)> =
+            sqlx::query_as("SELECT application_id, response FROM idempotency_keys WHERE principal_id = $1 AND key = $2")
+                .bind(&s.principal_id)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match earlier {
+            Some((application_id, _)) if application_id != s.application_id => Err(StoreError::IdempotencyKeyReused),
+            Some((_, response)) => serde_json::from_str(&response).map(Some).map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn submit_once(&self, s: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt> {
+        let mut tx = self.begin_write().await?;
+        if let Some(receipt) = Self::earlier_receipt(&mut tx, s).await? {
+            return Ok(receipt);
+        }
+        let app = Self::application_in(&mut tx, &s.application_id).await?;
+        let current = status_of(&app)?;
+        if !current.can_become(ApplicationStatus::Prereview) {
+            return Err(StoreError::WrongStatus { current });
+        }
+        let round = app.round + 1;
+        // Guarded by the status read above: if another submit won the race, nothing changes here.
+        let changed = sqlx::query("UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+            .bind(ApplicationStatus::Prereview.id())
+            .bind(round)
+            .bind(s.now)
+            .bind(&s.application_id)
+            .bind(&app.status)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::WrongStatus { current });
+        }
+        let materials: Vec<MaterialRecord> = sqlx::query_as(&format!(
+            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(&s.application_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let snapshot = serde_json::to_string(&materials).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!("INSERT INTO prereview_rounds ({ROUND_COLUMNS}) VALUES ($1, $2, 'pending', $3, NULL, NULL, NULL, NULL, $4, 0, $5)"))
+            .bind(&s.application_id)
+            .bind(round)
+            .bind(s.now)
+            .bind(snapshot)
+            .bind(i64::try_from(materials.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        let payload = serde_json::to_string(&PrereviewJob { application_id: s.application_id.clone(), round })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"))
+            .bind(&s.job_id)
+            .bind(JOB_KIND_PREREVIEW)
+            .bind(payload)
+            .bind(s.max_attempts)
+            .bind(s.now)
+            .execute(&mut *tx)
+            .await?;
+        let receipt = SubmitReceipt {
+            application_id: s.application_id.clone(),
+            status: ApplicationStatus::Prereview.id().to_string(),
+            round,
+            job_id: s.job_id.clone(),
+            submitted_at: s.now,
+        };
+        if let Some(key) = &s.idempotency_key {
+            let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT INTO idempotency_keys (principal_id, key, application_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&s.principal_id)
+                .bind(key)
+                .bind(&s.application_id)
+                .bind(response)
+                .bind(s.now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.append_audit(&mut tx, AuditEvent {
+            at: s.now, actor, action: "application.submitted", entity: "application", entity_id: &s.application_id,
+            before: status_json(current),
+            after: Some(serde_json::json!({"status": "prereview", "round": round, "materials": materials.len()}).to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(receipt)
+    }
+
     /// A test hook: rewrites one audit entry behind the chain's back, as an attacker with
     /// database access could. Only `audit verify` should notice.
     #[doc(hidden)]
@@ -488,94 +581,19 @@ impl Store for SqlStore {
     }
 
     async fn submit_application(&self, s: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt> {
-        let mut tx = self.begin_write().await?;
-        if let Some(key) = &s.idempotency_key {
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT application_id, response FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
-            )
-            .bind(&s.principal_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((application_id, response)) = earlier {
-                if application_id != s.application_id {
-                    return Err(StoreError::IdempotencyKeyReused);
+        match self.submit_once(s, actor).await {
+            // A concurrent submit with the same key may have won between our read of the key and
+            // our write (Postgres runs them in parallel): its committed answer is ours too.
+            Err(e @ (StoreError::WrongStatus { .. } | StoreError::Database(_))) if s.idempotency_key.is_some() => {
+                let mut conn = self.write.acquire().await?;
+                match Self::earlier_receipt(&mut conn, s).await? {
+                    Some(receipt) => Ok(receipt),
+                    None => Err(e),
                 }
-                return serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()));
             }
+            other => other,
         }
-        let app = Self::application_in(&mut tx, &s.application_id).await?;
-        let current = status_of(&app)?;
-        if !current.can_become(ApplicationStatus::Prereview) {
-            return Err(StoreError::WrongStatus { current });
-        }
-        let round = app.round + 1;
-        // Guarded by the status read above: if another submit won the race, nothing changes here.
-        let changed = sqlx::query("UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-            .bind(ApplicationStatus::Prereview.id())
-            .bind(round)
-            .bind(s.now)
-            .bind(&s.application_id)
-            .bind(&app.status)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if changed != 1 {
-            return Err(StoreError::WrongStatus { current });
-        }
-        let materials: Vec<MaterialRecord> = sqlx::query_as(&format!(
-            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(&s.application_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let snapshot = serde_json::to_string(&materials).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO prereview_rounds ({ROUND_COLUMNS}) VALUES ($1, $2, 'pending', $3, NULL, NULL, NULL, NULL, $4, 0, $5)"))
-            .bind(&s.application_id)
-            .bind(round)
-            .bind(s.now)
-            .bind(snapshot)
-            .bind(i64::try_from(materials.len()).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
-        let payload = serde_json::to_string(&PrereviewJob { application_id: s.application_id.clone(), round })
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"))
-            .bind(&s.job_id)
-            .bind(JOB_KIND_PREREVIEW)
-            .bind(payload)
-            .bind(s.max_attempts)
-            .bind(s.now)
-            .execute(&mut *tx)
-            .await?;
-        let receipt = SubmitReceipt {
-            application_id: s.application_id.clone(),
-            status: ApplicationStatus::Prereview.id().to_string(),
-            round,
-            job_id: s.job_id.clone(),
-            submitted_at: s.now,
-        };
-        if let Some(key) = &s.idempotency_key {
-            let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query("INSERT INTO idempotency_keys (principal_id, key, application_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&s.principal_id)
-                .bind(key)
-                .bind(&s.application_id)
-                .bind(response)
-                .bind(s.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        self.append_audit(&mut tx, AuditEvent {
-            at: s.now, actor, action: "application.submitted", entity: "application", entity_id: &s.application_id,
-            before: status_json(current),
-            after: Some(serde_json::json!({"status": "prereview", "round": round, "materials": materials.len()}).to_string()),
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(receipt)
     }
-
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>> {
         Ok(sqlx::query_as(&format!("SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"))
             .bind(application_id)

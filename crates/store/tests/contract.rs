@@ -1,0 +1,303 @@
+//! The storage contract: every test here runs unchanged against SQLite and Postgres.
+
+use nightpermit_store::testing::{fresh_postgres, fresh_sqlite};
+use nightpermit_store::*;
+
+fn firm(id: &str, code: &str) -> FirmRecord {
+    FirmRecord {
+        id: id.into(),
+        credit_code: code.into(),
+        name: "上海某建设发展有限公司".into(),
+        password_hash: "hash".into(),
+        contact_name: "张三".into(),
+        contact_phone: "13800000000".into(),
+        grade: "green".into(),
+        created_at: 1_000,
+    }
+}
+
+fn application(id: &str, firm_id: &str, created_at: i64) -> ApplicationRecord {
+    ApplicationRecord {
+        id: id.into(),
+        firm_id: firm_id.into(),
+        district: "jingan".into(),
+        status: "draft".into(),
+        form: "{}".into(),
+        construction_permit_no: "310106202012150101".into(),
+        start_date: "2026-12-01".into(),
+        end_date: "2026-12-03".into(),
+        round: 0,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn material(id: &str, app: &str, kind: &str) -> MaterialRecord {
+    MaterialRecord {
+        id: id.into(),
+        application_id: app.into(),
+        kind: kind.into(),
+        filename: "scan.png".into(),
+        content_type: "image/png".into(),
+        sha256: "ab".repeat(32),
+        size: 10,
+        created_at: 2_000,
+    }
+}
+
+fn submit(app: &str, key: Option<&str>, job: &str, now: i64) -> SubmitRequest {
+    SubmitRequest {
+        application_id: app.into(),
+        principal_id: "f1".into(),
+        idempotency_key: key.map(Into::into),
+        job_id: job.into(),
+        max_attempts: 2,
+        now,
+    }
+}
+
+async fn firms_and_staff(s: &dyn Store) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("create");
+    assert!(matches!(
+        s.create_firm(&firm("f2", "91310106MA1FL0D44X"), "firm:f2").await,
+        Err(StoreError::AlreadyExists("credit_code"))
+    ));
+    assert_eq!(s.firm_by_credit_code("91310106MA1FL0D44X").await.expect("q").map(|f| f.id), Some("f1".into()));
+    assert!(s.firm_by_id("nope").await.expect("q").is_none());
+    let staff = StaffRecord {
+        id: "s1".into(),
+        username: "jingan-construction".into(),
+        password_hash: "h".into(),
+        role: "reviewer".into(),
+        department: Some("construction".into()),
+        district: Some("jingan".into()),
+        created_at: 1,
+    };
+    s.create_staff(&staff, "cli").await.expect("staff");
+    assert!(matches!(s.create_staff(&staff, "cli").await, Err(StoreError::AlreadyExists("username"))));
+    assert_eq!(s.staff_by_username("jingan-construction").await.expect("q"), Some(staff.clone()));
+    assert_eq!(s.staff_by_id("s1").await.expect("q"), Some(staff));
+
+    let session = SessionRecord {
+        token_hash: "t".repeat(64),
+        principal_kind: "firm".into(),
+        principal_id: "f1".into(),
+        expires_at: 5_000,
+        created_at: 1_000,
+    };
+    s.create_session(&session).await.expect("session");
+    assert_eq!(s.session(&session.token_hash).await.expect("q"), Some(session.clone()));
+    assert_eq!(s.delete_expired_sessions(4_999).await.expect("gc"), 0);
+    assert_eq!(s.delete_expired_sessions(5_000).await.expect("gc"), 1);
+    assert!(s.session(&session.token_hash).await.expect("q").is_none());
+}
+
+async fn applications_materials_and_submit(s: &dyn Store) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for (i, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        s.create_application(&application(id, "f1", 10 + i as i64), "firm:f1").await.expect("create");
+    }
+    let (page, total) = s.list_applications(&ApplicationScope::Firm("f1".into()), 2, 0).await.expect("list");
+    assert_eq!(total, 3);
+    assert_eq!(page.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["a3", "a2"]);
+    let (page, _) = s.list_applications(&ApplicationScope::Firm("f1".into()), 2, 2).await.expect("list");
+    assert_eq!(page.len(), 1);
+    let (_, total) = s.list_applications(&ApplicationScope::District("xuhui".into()), 10, 0).await.expect("list");
+    assert_eq!(total, 0);
+    let (_, total) = s.list_applications(&ApplicationScope::All, 10, 0).await.expect("list");
+    assert_eq!(total, 3);
+
+    let updated = s
+        .update_application_form(
+            &FormUpdate {
+                application_id: "a1".into(),
+                district: "xuhui".into(),
+                form: "{\"x\":1}".into(),
+                construction_permit_no: "P2".into(),
+                start_date: "2026-12-05".into(),
+                end_date: "2026-12-06".into(),
+                now: 50,
+            },
+            "firm:f1",
+        )
+        .await
+        .expect("edit");
+    assert_eq!((updated.district.as_str(), updated.form.as_str(), updated.updated_at), ("xuhui", "{\"x\":1}", 50));
+
+    s.add_material(&material("m1", "a1", "business_license"), "firm:f1").await.expect("m1");
+    s.add_material(&material("m2", "a1", "site_plan"), "firm:f1").await.expect("m2");
+    s.delete_material("a1", "m2", "firm:f1", 60).await.expect("delete");
+    assert!(matches!(s.delete_material("a1", "m2", "firm:f1", 61).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.delete_material("a2", "m1", "firm:f1", 61).await, Err(StoreError::NotFound)));
+    assert_eq!(s.materials("a1").await.expect("list").len(), 1);
+
+    let receipt = s.submit_application(&submit("a1", Some("k1"), "j1", 100), "firm:f1").await.expect("submit");
+    assert_eq!((receipt.round, receipt.status.as_str(), receipt.job_id.as_str()), (1, "prereview", "j1"));
+    // Same key: same answer, nothing done twice.
+    let again = s.submit_application(&submit("a1", Some("k1"), "j-other", 200), "firm:f1").await.expect("repeat");
+    assert_eq!(again, receipt);
+    assert_eq!(s.jobs_for_application("a1").await.expect("jobs").len(), 1);
+    // The same key on another application is a client error.
+    assert!(matches!(
+        s.submit_application(&submit("a2", Some("k1"), "j2", 300), "firm:f1").await,
+        Err(StoreError::IdempotencyKeyReused)
+    ));
+    // Without a key, a second submit finds the application no longer a draft.
+    assert!(matches!(
+        s.submit_application(&submit("a1", None, "j3", 300), "firm:f1").await,
+        Err(StoreError::WrongStatus { current: nightpermit_domain::ApplicationStatus::Prereview })
+    ));
+    // Not editable any more.
+    assert!(matches!(
+        s.add_material(&material("m3", "a1", "site_plan"), "firm:f1").await,
+        Err(StoreError::WrongStatus { .. })
+    ));
+    let app = s.application("a1").await.expect("get").expect("exists");
+    assert_eq!((app.status.as_str(), app.round), ("prereview", 1));
+    let rounds = s.prereview_rounds("a1").await.expect("rounds");
+    assert_eq!(rounds.len(), 1);
+    assert_eq!((rounds[0].state.as_str(), rounds[0].materials_total), ("pending", 1));
+    assert!(rounds[0].materials.contains("m1"));
+    assert!(matches!(s.submit_application(&submit("zz", None, "j4", 1), "firm:f1").await, Err(StoreError::NotFound)));
+}
+
+async fn job_queue_leases_and_retries(s: &dyn Store) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.create_application(&application("a2", "f1", 2), "firm:f1").await.expect("app");
+    s.submit_application(&submit("a1", None, "j1", 100), "firm:f1").await.expect("submit");
+    s.submit_application(&submit("a2", None, "j2", 101), "firm:f1").await.expect("submit");
+
+    assert!(s.claim_job(&["other"], "w1", 200, 1000).await.expect("claim").is_none());
+    let first = s.claim_job(&[JOB_KIND_PREREVIEW], "w1", 200, 1000).await.expect("claim").expect("job");
+    assert_eq!((first.id.as_str(), first.attempts, first.state.as_str()), ("j1", 1, "running"));
+    let payload: PrereviewJob = serde_json::from_str(&first.payload).expect("payload");
+    assert_eq!(payload, PrereviewJob { application_id: "a1".into(), round: 1 });
+    let second = s.claim_job(&[JOB_KIND_PREREVIEW], "w2", 200, 1000).await.expect("claim").expect("job");
+    assert_eq!(second.id, "j2");
+    assert!(s.claim_job(&[JOB_KIND_PREREVIEW], "w3", 300, 1000).await.expect("claim").is_none());
+
+    // w1 dies; after its lease the job is taken again and the attempt counted.
+    let retaken = s.claim_job(&[JOB_KIND_PREREVIEW], "w3", 1201, 1000).await.expect("claim").expect("expired");
+    assert_eq!((retaken.id.as_str(), retaken.attempts, retaken.locked_by.as_deref()), ("j1", 2, Some("w3")));
+    // The dead worker cannot complete what it no longer holds.
+    assert!(!s.complete_job("j1", "w1", 1300).await.expect("complete"));
+    assert!(s.complete_job("j1", "w3", 1300).await.expect("complete"));
+    assert_eq!(s.job("j1").await.expect("get").map(|j| j.state), Some("done".into()));
+
+    // j2 fails once: queued again for later; fails at its last attempt: dead.
+    assert!(s.fail_job("j2", "w2", "boom", 300, 5_000).await.expect("fail"));
+    let j2 = s.job("j2").await.expect("get").expect("exists");
+    assert_eq!((j2.state.as_str(), j2.run_after, j2.last_error.as_deref()), ("queued", 5_000, Some("boom")));
+    assert!(s.claim_job(&[JOB_KIND_PREREVIEW], "w2", 4_999, 1000).await.expect("claim").is_none());
+    let j2 = s.claim_job(&[JOB_KIND_PREREVIEW], "w2", 5_000, 1000).await.expect("claim").expect("due");
+    assert_eq!(j2.attempts, 2);
+    // Released on shutdown: back in the queue, the attempt not counted.
+    assert!(s.release_job("j2", "w2", 5_001).await.expect("release"));
+    let j2 = s.claim_job(&[JOB_KIND_PREREVIEW], "w4", 5_002, 1000).await.expect("claim").expect("released");
+    assert_eq!(j2.attempts, 2);
+    assert!(s.fail_job("j2", "w4", "boom again", 5_003, 9_000).await.expect("fail"));
+    assert_eq!(s.job("j2").await.expect("get").map(|j| j.state), Some("dead".into()));
+    assert!(s.claim_job(&[JOB_KIND_PREREVIEW], "w4", 99_999, 1000).await.expect("claim").is_none());
+}
+
+async fn audit_chain(s: &dyn Store, tamper: impl std::future::Future<Output = ()>) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.add_material(&material("m1", "a1", "site_plan"), "firm:f1").await.expect("m");
+    s.submit_application(&submit("a1", None, "j1", 100), "firm:f1").await.expect("submit");
+    let all = s.audit_entries(0, 100).await.expect("entries");
+    assert_eq!(all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["firm.registered", "application.created", "material.added", "application.submitted"]);
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    let for_app = s.audit_entries_for("application", "a1").await.expect("entries");
+    assert_eq!(for_app.len(), 3);
+    assert_eq!(for_app[2].before_state.as_deref(), Some("{\"status\":\"draft\"}"));
+    assert_eq!(s.verify_audit_chain().await.expect("verify"), AuditVerification { entries: 4, first_broken: None });
+    tamper.await;
+    let v = s.verify_audit_chain().await.expect("verify");
+    assert_eq!(v.first_broken.map(|b| b.0), Some(3));
+}
+
+async fn concurrent_submits_make_one_round(s: std::sync::Arc<dyn Store>) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.submit_application(&submit("a1", Some("same"), &format!("j{i}"), 100 + i), "firm:f1").await
+        }));
+    }
+    let mut receipts = Vec::new();
+    for h in handles {
+        receipts.push(h.await.expect("join").expect("every racer gets the one answer"));
+    }
+    assert_eq!(receipts.len(), 8);
+    assert!(receipts.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(s.jobs_for_application("a1").await.expect("jobs").len(), 1);
+    assert_eq!(s.prereview_rounds("a1").await.expect("rounds").len(), 1);
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+macro_rules! contract {
+    ($($name:ident),+) => {
+        mod sqlite {
+            $(
+            #[tokio::test]
+            async fn $name() {
+                let dir = super::tempdir();
+                let store = super::fresh_sqlite(&dir).await.expect("sqlite");
+                super::run::$name(store).await;
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            )+
+        }
+        mod postgres {
+            $(
+            #[tokio::test]
+            async fn $name() {
+                let store = super::fresh_postgres().await.expect("postgres at 127.0.0.1:5432 (see README)");
+                super::run::$name(store).await;
+            }
+            )+
+        }
+    };
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("np-contract-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// Adapters from a concrete store to each contract scenario.
+mod run {
+    use super::*;
+    use std::sync::Arc;
+
+    pub async fn firms_and_staff(s: SqlStore) { super::firms_and_staff(&s).await }
+    pub async fn applications_materials_and_submit(s: SqlStore) { super::applications_materials_and_submit(&s).await }
+    pub async fn job_queue_leases_and_retries(s: SqlStore) { super::job_queue_leases_and_retries(&s).await }
+    pub async fn audit_chain(s: SqlStore) {
+        let s = Arc::new(s);
+        let t = s.clone();
+        super::audit_chain(s.as_ref(), async move { t.tamper_audit_entry(3, "material.forged").await.expect("tamper") }).await
+    }
+    pub async fn concurrent_submits_make_one_round(s: SqlStore) { super::concurrent_submits_make_one_round(Arc::new(s)).await }
+}
+
+
+contract!(
+    firms_and_staff,
+    applications_materials_and_submit,
+    job_queue_leases_and_retries,
+    audit_chain,
+    concurrent_submits_make_one_round
+);
