@@ -1,1 +1,240 @@
-fn main(){}
+//! The `nightpermit` command: serve the API, run maintenance, manage staff accounts.
+#![forbid(unsafe_code)]
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use nightpermit_domain::{CreditCode, Department, District, Role};
+use nightpermit_server::auth::{hash_password, password_problem};
+use nightpermit_server::{open_store, Settings};
+use nightpermit_store::{FirmRecord, StaffRecord, Store, StoreError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nightpermit", version, about = "夜间施工许可“一件事一次办” — night-construction permits, one thing done once")]
+struct Cli {
+    /// Extra TOML configuration over config/default.toml (also NIGHTPERMIT_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataDir {
+    /// Directory of the SQLite file and blobs (ignored for the database when DATABASE_URL is set).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on (default from config: 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Manage staff accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Create demo accounts (a firm, one reviewer per department in Jing'an, an inspector, an
+    /// auditor, an admin) and print their logins. Safe to run twice.
+    Demo {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a staff account.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// reviewer, inspector, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// construction or environment (reviewers).
+        #[arg(long)]
+        department: Option<String>,
+        /// District pinyin id, e.g. jingan (reviewers and inspectors).
+        #[arg(long)]
+        district: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 and name the first broken link if any.
+    Verify {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn settings(config: Option<&std::path::Path>, data: &DataDir) -> anyhow::Result<Settings> {
+    let mut s = Settings::load(config)?;
+    if let Some(dir) = &data.data_dir {
+        s.storage.data_dir = dir.clone();
+    }
+    Ok(s)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    nightpermit_server::app::init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { listen, data } => {
+            let mut s = settings(config, &data)?;
+            if let Some(addr) = listen {
+                s.server.listen = addr;
+            }
+            let listener = tokio::net::TcpListener::bind(s.server.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (fix: choose another --listen address)", s.server.listen))?;
+            let state = nightpermit_server::build_state(s).await?;
+            let addr = listener.local_addr()?;
+            tracing::info!(database = state.store.backend().name(), %addr, "nightpermit ready");
+            println!("nightpermit listening on http://{addr}");
+            nightpermit_server::serve(state, listener, nightpermit_server::shutdown_signal()).await?;
+        }
+        Command::Migrate { data } => {
+            let store = open_store(&settings(config, &data)?).await?;
+            println!("migrations applied ({})", store.backend().name());
+        }
+        Command::Users { command: UsersCommand::Add { username, password, role, department, district, data } } => {
+            let store = open_store(&settings(config, &data)?).await?;
+            let staff = staff_record(&username, &password, &role, department.as_deref(), district.as_deref())?;
+            match store.create_staff(&staff, "cli").await {
+                Err(StoreError::AlreadyExists(_)) => bail!("user {username} already exists (fix: choose another --username)"),
+                other => other?,
+            }
+            println!("added {role} {username}");
+        }
+        Command::Audit { command: AuditCommand::Verify { data } } => {
+            let store = open_store(&settings(config, &data)?).await?;
+            let v = store.verify_audit_chain().await?;
+            match v.first_broken {
+                None => println!("audit log intact: {} entries", v.entries),
+                Some((seq, why)) => {
+                    println!("audit log BROKEN at entry {seq}: {why} ({} entries before it are intact)", v.entries);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Demo { data } => demo(&settings(config, &data)?).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn staff_record(username: &str, password: &str, role: &str, department: Option<&str>, district: Option<&str>) -> anyhow::Result<StaffRecord> {
+    let username = username.trim();
+    if username.is_empty() || username.len() > 64 || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        bail!("--username must be 1-64 letters, digits, '-', '_' or '.'");
+    }
+    if CreditCode::parse(username).is_ok() {
+        bail!("--username must not look like a credit code (firms sign in with those)");
+    }
+    if let Some(problem) = password_problem(password) {
+        bail!("--password rejected: {problem}");
+    }
+    let role: Role = role.parse().map_err(|_| anyhow::anyhow!("--role must be reviewer, inspector, auditor or admin"))?;
+    if role == Role::Firm {
+        bail!("--role firm: firms register through POST /api/v1/firms");
+    }
+    let department: Option<Department> = department
+        .map(|d| d.parse().map_err(|_| anyhow::anyhow!("--department must be construction or environment")))
+        .transpose()?;
+    let district: Option<District> = district
+        .map(|d| d.parse().map_err(|_| anyhow::anyhow!("--district must be a Shanghai district id such as jingan")))
+        .transpose()?;
+    if role == Role::Reviewer && (department.is_none() || district.is_none()) {
+        bail!("a reviewer needs --department construction|environment and --district, e.g. --department construction --district jingan");
+    }
+    Ok(StaffRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        username: username.to_string(),
+        password_hash: hash_password(password)?,
+        role: role.id().into(),
+        department: department.map(|d| d.id().to_string()),
+        district: district.map(|d| d.id().to_string()),
+        created_at: chrono::Utc::now().timestamp_millis(),
+    })
+}
+
+/// The demo firm's credit code: a valid code (check character computed) for a made-up firm.
+fn demo_credit_code() -> anyhow::Result<CreditCode> {
+    CreditCode::complete("91310106MA1FL0D44").context("demo credit code")
+}
+
+async fn demo(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let code = demo_credit_code()?;
+    let firm_password = "demo-firm-2026";
+    let firm = FirmRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        credit_code: code.to_string(),
+        name: "上海某建设发展有限公司".into(),
+        password_hash: hash_password(firm_password)?,
+        contact_name: "张三".into(),
+        contact_phone: "13800000000".into(),
+        grade: "green".into(),
+        created_at: chrono::Utc::now().timestamp_millis(),
+    };
+    let mut lines = vec![];
+    match store.create_firm(&firm, "demo").await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => lines.push(format!("firm       login {code}  password {firm_password}  ({})", firm.name)),
+        Err(e) => return Err(e.into()),
+    }
+    let staff_password = "demo-staff-2026";
+    let staff = [
+        ("jingan-construction", "reviewer", Some("construction"), Some("jingan")),
+        ("jingan-environment", "reviewer", Some("environment"), Some("jingan")),
+        ("jingan-inspector", "inspector", None, Some("jingan")),
+        ("auditor", "auditor", None, None),
+        ("admin", "admin", None, None),
+    ];
+    for (username, role, department, district) in staff {
+        match store.create_staff(&staff_record(username, staff_password, role, department, district)?, "demo").await {
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        lines.push(format!("{role:<10} login {username:<19} password {staff_password}"));
+    }
+    println!("demo accounts ({}):", store.backend().name());
+    for l in lines {
+        println!("  {l}");
+    }
+    Ok(())
+}

@@ -1,1 +1,19 @@
-//! placeholder
+//! The nightpermit server: JSON API (axum), authentication, configuration and wiring. The app
+//! starts from [`app::serve`] with its settings and a bound listener, so tests run the real
+//! server on port 0.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod upload;
+pub mod views;
+
+pub use app::{build_state, open_store, serve, shutdown_signal};
+pub use config::Settings;
+pub use state::AppState;

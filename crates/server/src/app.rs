@@ -1,0 +1,79 @@
+//! Wiring: open storage from the settings, build the router, serve until told to stop.
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::{AppState, Clock};
+use anyhow::Context;
+use nightpermit_store::{LocalBlobStore, SqlStore, Store};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Opens the database named by the settings (Postgres if `DATABASE_URL` is set, else the SQLite
+/// file under the data dir), applying migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
+    let store = match &settings.database_url {
+        Some(url) => SqlStore::connect(&url.0).await.with_context(|| {
+            format!("cannot connect to {} (fix: check DATABASE_URL and that Postgres is running)", nightpermit_store::redact(&url.0))
+        })?,
+        None => {
+            let dir = &settings.storage.data_dir;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data dir {} (fix: choose a writable --data-dir)", dir.display()))?;
+            SqlStore::open_sqlite(&settings.sqlite_path())
+                .await
+                .with_context(|| format!("cannot open {} (fix: check permissions of --data-dir)", settings.sqlite_path().display()))?
+        }
+    };
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let store = open_store(&settings).await?;
+    let blob_dir = settings.blob_dir();
+    std::fs::create_dir_all(&blob_dir).with_context(|| format!("cannot create blob dir {}", blob_dir.display()))?;
+    Ok(AppState {
+        settings: Arc::new(settings),
+        store: Arc::new(store),
+        blobs: Arc::new(LocalBlobStore::new(blob_dir)),
+        metrics: Arc::new(Metrics::new()?),
+        clock: Clock::default(),
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let app = routes::router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Structured logs: JSON when `NIGHTPERMIT_LOG_FORMAT=json`, else human-readable; level from `RUST_LOG`.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = std::env::var("NIGHTPERMIT_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,167 @@
+//! Settings: the embedded `config/default.toml`, then an optional file, then environment
+//! variables `NIGHTPERMIT__SECTION__KEY`, then `DATABASE_URL`.
+
+use anyhow::{bail, Context};
+use nightpermit_domain::{Department, District};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub jobs: JobSettings,
+    pub districts: BTreeMap<String, DistrictAuthorities>,
+    /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
+    #[serde(skip)]
+    pub database_url: Option<DatabaseUrl>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub public_base_url: String,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub blob_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub session_ttl_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub max_upload_bytes: usize,
+    pub max_image_pixels: u64,
+    pub max_image_side: u32,
+    pub max_materials_per_application: usize,
+    pub page_size_max: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub lease_secs: i64,
+    pub max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DistrictAuthorities {
+    pub name: String,
+    pub construction_authority: String,
+    pub environment_authority: String,
+}
+
+impl DistrictAuthorities {
+    pub fn authority(&self, department: Department) -> &str {
+        match department {
+            Department::Construction => &self.construction_authority,
+            Department::Environment => &self.environment_authority,
+        }
+    }
+}
+
+/// A database URL that never prints its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", nightpermit_store::redact(&self.0))
+    }
+}
+
+impl Settings {
+    /// Loads settings; `file` adds a TOML file over the defaults (also `NIGHTPERMIT_CONFIG`).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+        let env_file = std::env::var_os("NIGHTPERMIT_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            if !path.exists() {
+                bail!("配置文件不存在：{} (fix: pass an existing file or unset NIGHTPERMIT_CONFIG)", path.display());
+            }
+            builder = builder.add_source(config::File::from(path));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("NIGHTPERMIT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut settings: Settings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("configuration has a wrong or missing value")?;
+        settings.database_url = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .map(DatabaseUrl);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for d in District::ALL {
+            if !self.districts.contains_key(d.id()) {
+                bail!("configuration lacks [districts.{}] (name and both authorities)", d.id());
+            }
+        }
+        if let Some(unknown) = self.districts.keys().find(|k| k.parse::<District>().is_err()) {
+            bail!("configuration names an unknown district [districts.{unknown}]");
+        }
+        if self.auth.session_ttl_hours <= 0 || self.jobs.lease_secs <= 0 || self.jobs.max_attempts <= 0 {
+            bail!("auth.session_ttl_hours, jobs.lease_secs and jobs.max_attempts must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn district(&self, d: District) -> &DistrictAuthorities {
+        // validate() guarantees every district is present.
+        &self.districts[d.id()]
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        if self.storage.blob_dir.as_os_str().is_empty() {
+            self.storage.data_dir.join("blobs")
+        } else {
+            self.storage.blob_dir.clone()
+        }
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.storage.data_dir.join("nightpermit.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_name_every_district() {
+        let s = Settings::load(None).expect("defaults are valid");
+        assert_eq!(s.districts.len(), 16);
+        assert_eq!(s.district(District::Jingan).construction_authority, "静安区建设管理委员会");
+        assert_eq!(s.limits.max_upload_bytes, 20 * 1024 * 1024);
+    }
+
+    #[test]
+    fn database_url_debug_hides_the_password() {
+        let u = DatabaseUrl("postgres://np:secret@db/np".into());
+        assert!(!format!("{u:?}").contains("secret"));
+    }
+}

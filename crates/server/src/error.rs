@@ -1,0 +1,174 @@
+//! The one API error type, answered as RFC 9457 problem+json with a stable `code` and a Chinese
+//! message. 5xx causes are logged, never sent.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use nightpermit_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem with one field of the request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field, e.g. `night_work.nightly_end` or `equipment[0].count`.
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// RFC 9457 problem details as we send them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable identifier, e.g. `VALIDATION_FAILED`.
+    pub code: String,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// The cause of a server error, for the log only.
+    pub source: Option<anyhow::Error>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), errors: Vec::new(), source: None }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [only] => only.message.clone(),
+            _ => format!("提交的数据有{}处错误", errors.len()),
+        };
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail) }
+    }
+
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "请先登录：缺少有效的 Authorization: Bearer 令牌")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{what}不存在"))
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self { source: Some(source.into()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "服务器内部错误，请稍后重试") }
+    }
+
+    fn title(&self) -> &'static str {
+        match self.status {
+            StatusCode::BAD_REQUEST => "请求格式错误",
+            StatusCode::UNAUTHORIZED => "未登录或登录已失效",
+            StatusCode::FORBIDDEN => "无权操作",
+            StatusCode::NOT_FOUND => "资源不存在",
+            StatusCode::CONFLICT => "状态冲突",
+            StatusCode::PAYLOAD_TOO_LARGE => "文件过大",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "文件类型不支持",
+            StatusCode::UNPROCESSABLE_ENTITY => "数据校验未通过",
+            StatusCode::SERVICE_UNAVAILABLE => "服务暂不可用",
+            s if s.is_server_error() => "服务器错误",
+            _ => "请求失败",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            match &self.source {
+                Some(cause) => tracing::error!(code = self.code, error = ?cause, "request failed"),
+                None => tracing::error!(code = self.code, detail = %self.detail, "request failed"),
+            }
+        }
+        let problem = Problem {
+            type_: format!("https://nightpermit.example/problems/{}", self.code.to_ascii_lowercase().replace('_', "-")),
+            title: self.title().into(),
+            status: self.status.as_u16(),
+            code: self.code.into(),
+            detail: self.detail,
+            errors: self.errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("资源"),
+            StoreError::AlreadyExists(what) => ApiError::new(StatusCode::CONFLICT, "ALREADY_EXISTS", format!("{what} 已被使用")),
+            StoreError::WrongStatus { current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "INVALID_STATE",
+                format!("申请当前状态为“{}”，不能进行此操作", current.label()),
+            ),
+            StoreError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                "该 Idempotency-Key 已用于另一份申请，请为每次提交使用新的键",
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "请求体必须是 JSON（Content-Type: application/json）",
+            ),
+            JsonRejection::JsonDataError(e) => ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{}", e.body_text())),
+            other => ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{}", other.body_text())),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request("INVALID_QUERY", format!("查询参数错误：{}", r.body_text()))
+    }
+}
+
+/// `Json` whose rejections are problem+json.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejections are problem+json.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

@@ -1,0 +1,88 @@
+//! The HTTP surface: every route is registered through utoipa-axum, so the OpenAPI document is
+//! built from the same list the router serves.
+
+pub mod accounts;
+pub mod applications;
+pub mod ops;
+
+use crate::error::{ApiError, Problem};
+use crate::metrics;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "nightpermit", description = "夜间施工许可“一件事一次办”：一次填表、一次上传，智能预审，两部门并联审批，电子印章许可证。"),
+    modifiers(&BearerAuth),
+    components(schemas(Problem, crate::error::FieldError)),
+    tags((name = "accounts", description = "施工单位注册与登录"), (name = "applications", description = "申请、材料与提交"),
+         (name = "operations", description = "运维"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The routes and the OpenAPI document describing exactly them.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::register_firm))
+        .routes(routes!(accounts::create_session))
+        .routes(routes!(applications::create_application, applications::list_applications))
+        .routes(routes!(applications::get_application, applications::patch_application))
+        .routes(routes!(applications::upload_material))
+        .routes(routes!(applications::delete_material))
+        .routes(routes!(applications::submit_application))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(openapi_document))
+        .split_for_parts()
+}
+
+/// This document: every route the server serves, generated from the handlers.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(|| api().1).clone())
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "请求的接口不存在，接口列表见 /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "该接口不支持此请求方法，见 /api/v1/openapi.json")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api();
+    // Multipart framing adds a little to the file itself; the file's own limit is checked exactly.
+    let body_limit = state.settings.limits.max_upload_bytes + 1024 * 1024;
+    api.fallback(route_not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(TraceLayer::new_for_http())
+    .layer(CatchPanicLayer::custom(panic_response))
+    .with_state(state)
+}

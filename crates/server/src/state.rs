@@ -1,0 +1,33 @@
+//! Shared application state and the clock.
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use nightpermit_store::{BlobStore, Store};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
+/// Wall-clock milliseconds; tests can shift it to simulate expiry without sleeping.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves this clock forward (tests only; the real clock is never changed).
+    pub fn advance_ms(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,148 @@
+//! What the API answers: the application as API.md shapes it, and the smaller pieces.
+
+use crate::form::{Contact, Equipment, NightWork, Project};
+use chrono::{FixedOffset, NaiveDate, TimeZone};
+use nightpermit_domain::{ApplicationStatus, District, MaterialKind, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Asia/Shanghai has had no daylight saving since 1991: a fixed +08:00 is exact.
+pub fn shanghai() -> FixedOffset {
+    const SHANGHAI: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+        Some(offset) => offset,
+        None => panic!("+08:00 is a valid offset"),
+    };
+    SHANGHAI
+}
+
+/// RFC 3339 with the Shanghai offset, as every time in the API is given.
+pub fn rfc3339(ms: i64) -> String {
+    shanghai()
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+pub fn shanghai_today(now_ms: i64) -> NaiveDate {
+    shanghai()
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FirmView {
+    pub id: String,
+    pub credit_code: String,
+    pub name: String,
+    /// Three-colour credit grade: green, yellow or red.
+    pub grade: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    pub token: String,
+    pub role: Role,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FirmRef {
+    pub credit_code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MaterialView {
+    pub id: String,
+    pub kind: MaterialKind,
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: i64,
+    pub uploaded_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    pub materials_done: i64,
+    pub materials_total: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PrereviewView {
+    pub round: i64,
+    /// pending, running or done.
+    pub state: String,
+    pub submitted_at: String,
+    pub finished_at: Option<String>,
+    /// pass or needs_correction, once done.
+    pub outcome: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Value>,
+    pub progress: Progress,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: String,
+    pub status: ApplicationStatus,
+    pub status_label: String,
+    pub district: District,
+    pub district_name: String,
+    pub firm: FirmRef,
+    pub project: Project,
+    pub night_work: NightWork,
+    /// Number of nights requested.
+    pub nights: i64,
+    pub equipment: Vec<Equipment>,
+    pub measures: Vec<String>,
+    pub contact: Contact,
+    pub materials: Vec<MaterialView>,
+    pub prereview: Option<PrereviewView>,
+    /// The rules decision, once made.
+    #[schema(value_type = Option<Object>)]
+    pub decision: Option<Value>,
+    /// One review track per department, once routed.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tracks: Option<Vec<Value>>,
+    /// The sealed permit, once issued.
+    #[schema(value_type = Option<Object>)]
+    pub permit: Option<Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationSummary {
+    pub id: String,
+    pub status: ApplicationStatus,
+    pub status_label: String,
+    pub district: District,
+    pub project_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub round: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationPage {
+    pub items: Vec<ApplicationSummary>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmitView {
+    pub id: String,
+    pub status: ApplicationStatus,
+    /// Pre-review round started by this submission (1 for the first, 2 after a correction, ...).
+    pub round: i64,
+    pub submitted_at: String,
+}
