@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "nightpermit", version, about = "夜间施工许可“一件事一次办” — night-construction permits, one thing done once")]
+#[command(
+    name = "nightpermit",
+    version,
+    about = "夜间施工许可“一件事一次办” — night-construction permits, one thing done once"
+)]
 struct Cli {
     /// Extra TOML configuration over config/default.toml (also NIGHTPERMIT_CONFIG).
     #[arg(long, global = true)]
@@ -120,9 +124,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(addr) = listen {
                 s.server.listen = addr;
             }
-            let listener = tokio::net::TcpListener::bind(s.server.listen)
-                .await
-                .with_context(|| format!("cannot listen on {} (fix: choose another --listen address)", s.server.listen))?;
+            let listener = tokio::net::TcpListener::bind(s.server.listen).await.with_context(|| {
+                format!("cannot listen on {} (fix: choose another --listen address)", s.server.listen)
+            })?;
             let state = nightpermit_server::build_state(s).await?;
             let addr = listener.local_addr()?;
             tracing::info!(database = state.store.backend().name(), %addr, "nightpermit ready");
@@ -137,7 +141,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&settings(config, &data)?).await?;
             let staff = staff_record(&username, &password, &role, department.as_deref(), district.as_deref())?;
             match store.create_staff(&staff, "cli").await {
-                Err(StoreError::AlreadyExists(_)) => bail!("user {username} already exists (fix: choose another --username)"),
+                Err(StoreError::AlreadyExists(_)) => {
+                    bail!("user {username} already exists (fix: choose another --username)")
+                }
                 other => other?,
             }
             println!("added {role} {username}");
@@ -158,9 +164,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn staff_record(username: &str, password: &str, role: &str, department: Option<&str>, district: Option<&str>) -> anyhow::Result<StaffRecord> {
+fn staff_record(
+    username: &str,
+    password: &str,
+    role: &str,
+    department: Option<&str>,
+    district: Option<&str>,
+) -> anyhow::Result<StaffRecord> {
     let username = username.trim();
-    if username.is_empty() || username.len() > 64 || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if username.is_empty()
+        || username.len() > 64
+        || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         bail!("--username must be 1-64 letters, digits, '-', '_' or '.'");
     }
     if CreditCode::parse(username).is_ok() {
@@ -169,7 +184,8 @@ fn staff_record(username: &str, password: &str, role: &str, department: Option<&
     if let Some(problem) = password_problem(password) {
         bail!("--password rejected: {problem}");
     }
-    let role: Role = role.parse().map_err(|_| anyhow::anyhow!("--role must be reviewer, inspector, auditor or admin"))?;
+    let role: Role =
+        role.parse().map_err(|_| anyhow::anyhow!("--role must be reviewer, inspector, auditor or admin"))?;
     if role == Role::Firm {
         bail!("--role firm: firms register through POST /api/v1/firms");
     }
@@ -214,7 +230,9 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
     };
     let mut lines = vec![];
     match store.create_firm(&firm, "demo").await {
-        Ok(()) | Err(StoreError::AlreadyExists(_)) => lines.push(format!("firm       login {code}  password {firm_password}  ({})", firm.name)),
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => {
+            lines.push(format!("firm       login {code}  password {firm_password}  ({})", firm.name))
+        }
         Err(e) => return Err(e.into()),
     }
     let staff_password = "demo-staff-2026";

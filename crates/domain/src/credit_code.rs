@@ -24,10 +24,7 @@ pub enum CreditCodeError {
 pub struct CreditCode(String);
 
 fn value_of(c: char) -> Option<u32> {
-    CREDIT_CODE_ALPHABET
-        .chars()
-        .position(|a| a == c)
-        .and_then(|p| u32::try_from(p).ok())
+    CREDIT_CODE_ALPHABET.chars().position(|a| a == c).and_then(|p| u32::try_from(p).ok())
 }
 
 impl CreditCode {
@@ -40,17 +37,11 @@ impl CreditCode {
         }
         let mut values = [0u32; 18];
         for (i, c) in chars.iter().enumerate() {
-            values[i] = value_of(*c).ok_or(CreditCodeError::BadCharacter {
-                position: i + 1,
-                character: *c,
-            })?;
+            values[i] = value_of(*c).ok_or(CreditCodeError::BadCharacter { position: i + 1, character: *c })?;
         }
         let expected = Self::check_character(&values[..17]);
         if chars[17] != expected {
-            return Err(CreditCodeError::BadCheckCharacter {
-                expected,
-                found: chars[17],
-            });
+            return Err(CreditCodeError::BadCheckCharacter { expected, found: chars[17] });
         }
         Ok(Self(code))
     }
@@ -59,10 +50,7 @@ impl CreditCode {
     fn check_character(values: &[u32]) -> char {
         let sum: u32 = values.iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
         let check = (31 - sum % 31) % 31;
-        CREDIT_CODE_ALPHABET
-            .chars()
-            .nth(check as usize)
-            .unwrap_or('0')
+        CREDIT_CODE_ALPHABET.chars().nth(check as usize).unwrap_or('0')
     }
 
     /// Completes 17 leading characters with their check character; `None` if any is outside
@@ -130,10 +118,7 @@ mod tests {
             CreditCode::parse("91310106MA1FL0D4IX"),
             Err(CreditCodeError::BadCharacter { position: 17, character: 'I' })
         ));
-        assert!(matches!(
-            CreditCode::parse("91310106MA1FL0D4中X"),
-            Err(CreditCodeError::BadCharacter { .. })
-        ));
+        assert!(matches!(CreditCode::parse("91310106MA1FL0D4中X"), Err(CreditCodeError::BadCharacter { .. })));
     }
 
     #[test]

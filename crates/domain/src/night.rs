@@ -49,16 +49,8 @@ pub struct NightWindow {
 /// `is_end` lets 06:00 close a night but not open one, and 22:00 open a night but not close one.
 fn minutes_into_night(t: NaiveTime, is_end: bool) -> Option<i64> {
     let since_start = (t - NIGHT_START).num_minutes();
-    let offset = if since_start >= 0 {
-        since_start
-    } else {
-        since_start + 24 * 60
-    };
-    let inside = if is_end {
-        offset > 0 && offset <= NIGHT_MINUTES
-    } else {
-        offset < NIGHT_MINUTES
-    };
+    let offset = if since_start >= 0 { since_start } else { since_start + 24 * 60 };
+    let inside = if is_end { offset > 0 && offset <= NIGHT_MINUTES } else { offset < NIGHT_MINUTES };
     inside.then_some(offset)
 }
 
@@ -91,12 +83,7 @@ impl NightWindow {
         if end <= start {
             return Err(NightWindowError::EmptyNightlySpan);
         }
-        let window = Self {
-            start_date,
-            end_date,
-            nightly_start,
-            nightly_end,
-        };
+        let window = Self { start_date, end_date, nightly_start, nightly_end };
         if window.nights() > MAX_NIGHTS_PER_APPLICATION {
             return Err(NightWindowError::TooManyNights(window.nights()));
         }

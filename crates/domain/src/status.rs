@@ -148,11 +148,21 @@ mod tests {
     #[test]
     fn every_transition_not_listed_is_illegal() {
         let legal = [
-            (Draft, Prereview), (Draft, Withdrawn),
-            (Prereview, NeedsCorrection), (Prereview, UnderReview), (Prereview, Approved), (Prereview, Rejected),
-            (NeedsCorrection, Prereview), (NeedsCorrection, Withdrawn),
-            (UnderReview, Approved), (UnderReview, Rejected), (UnderReview, NeedsCorrection), (UnderReview, Withdrawn),
-            (Approved, Issued), (Issued, Revoked), (Issued, Expired),
+            (Draft, Prereview),
+            (Draft, Withdrawn),
+            (Prereview, NeedsCorrection),
+            (Prereview, UnderReview),
+            (Prereview, Approved),
+            (Prereview, Rejected),
+            (NeedsCorrection, Prereview),
+            (NeedsCorrection, Withdrawn),
+            (UnderReview, Approved),
+            (UnderReview, Rejected),
+            (UnderReview, NeedsCorrection),
+            (UnderReview, Withdrawn),
+            (Approved, Issued),
+            (Issued, Revoked),
+            (Issued, Expired),
         ];
         for from in ApplicationStatus::ALL {
             for to in ApplicationStatus::ALL {

@@ -15,15 +15,19 @@ use tokio::net::TcpListener;
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
     let store = match &settings.database_url {
         Some(url) => SqlStore::connect(&url.0).await.with_context(|| {
-            format!("cannot connect to {} (fix: check DATABASE_URL and that Postgres is running)", nightpermit_store::redact(&url.0))
+            format!(
+                "cannot connect to {} (fix: check DATABASE_URL and that Postgres is running)",
+                nightpermit_store::redact(&url.0)
+            )
         })?,
         None => {
             let dir = &settings.storage.data_dir;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create data dir {} (fix: choose a writable --data-dir)", dir.display()))?;
-            SqlStore::open_sqlite(&settings.sqlite_path())
-                .await
-                .with_context(|| format!("cannot open {} (fix: check permissions of --data-dir)", settings.sqlite_path().display()))?
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create data dir {} (fix: choose a writable --data-dir)", dir.display())
+            })?;
+            SqlStore::open_sqlite(&settings.sqlite_path()).await.with_context(|| {
+                format!("cannot open {} (fix: check permissions of --data-dir)", settings.sqlite_path().display())
+            })?
         }
     };
     store.migrate().await.context("applying database migrations")?;
@@ -44,7 +48,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets requests in flight finish.
-pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = routes::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
 }

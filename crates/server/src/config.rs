@@ -86,8 +86,8 @@ impl fmt::Debug for DatabaseUrl {
 impl Settings {
     /// Loads settings; `file` adds a TOML file over the defaults (also `NIGHTPERMIT_CONFIG`).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
         let env_file = std::env::var_os("NIGHTPERMIT_CONFIG").map(PathBuf::from);
         if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
             if !path.exists() {
@@ -96,20 +96,14 @@ impl Settings {
             builder = builder.add_source(config::File::from(path));
         }
         builder = builder.add_source(
-            config::Environment::with_prefix("NIGHTPERMIT")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+            config::Environment::with_prefix("NIGHTPERMIT").prefix_separator("__").separator("__").try_parsing(true),
         );
         let mut settings: Settings = builder
             .build()
             .context("reading configuration")?
             .try_deserialize()
             .context("configuration has a wrong or missing value")?;
-        settings.database_url = std::env::var("DATABASE_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .map(DatabaseUrl);
+        settings.database_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.trim().is_empty()).map(DatabaseUrl);
         settings.validate()?;
         Ok(settings)
     }

@@ -82,7 +82,10 @@ impl ApiError {
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        Self { source: Some(source.into()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "服务器内部错误，请稍后重试") }
+        Self {
+            source: Some(source.into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "服务器内部错误，请稍后重试")
+        }
     }
 
     fn title(&self) -> &'static str {
@@ -127,7 +130,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::not_found("资源"),
-            StoreError::AlreadyExists(what) => ApiError::new(StatusCode::CONFLICT, "ALREADY_EXISTS", format!("{what} 已被使用")),
+            StoreError::AlreadyExists(what) => {
+                ApiError::new(StatusCode::CONFLICT, "ALREADY_EXISTS", format!("{what} 已被使用"))
+            }
             StoreError::WrongStatus { current } => ApiError::new(
                 StatusCode::CONFLICT,
                 "INVALID_STATE",
@@ -151,7 +156,9 @@ impl From<JsonRejection> for ApiError {
                 "UNSUPPORTED_MEDIA_TYPE",
                 "请求体必须是 JSON（Content-Type: application/json）",
             ),
-            JsonRejection::JsonDataError(e) => ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{}", e.body_text())),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{}", e.body_text()))
+            }
             other => ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{}", other.body_text())),
         }
     }

@@ -124,7 +124,8 @@ impl<'a> Check<'a> {
         let phone = self.text(path, "联系电话", 20)?;
         let digits: String = phone.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
         let mobile = digits.len() == 11 && digits.starts_with('1') && digits.chars().all(|c| c.is_ascii_digit());
-        let landline = (10..=12).contains(&digits.len()) && digits.starts_with('0') && digits.chars().all(|c| c.is_ascii_digit());
+        let landline =
+            (10..=12).contains(&digits.len()) && digits.starts_with('0') && digits.chars().all(|c| c.is_ascii_digit());
         let local = digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit());
         if mobile || landline || local {
             Some(digits)
@@ -167,7 +168,11 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
         Some(v) => match v.as_str().and_then(|s| s.parse::<District>().ok()) {
             Some(d) => Some(d),
             None => {
-                c.fail("district", "UNKNOWN_DISTRICT", format!("未知的区：{v}；应为上海16个区的拼音代码之一，如 jingan"));
+                c.fail(
+                    "district",
+                    "UNKNOWN_DISTRICT",
+                    format!("未知的区：{v}；应为上海16个区的拼音代码之一，如 jingan"),
+                );
                 None
             }
         },
@@ -197,7 +202,11 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
             Some(p) => Some(p),
             None => {
                 let ids: Vec<&str> = Process::ALL.iter().map(|p| p.id()).collect();
-                c.fail("night_work.process", "UNKNOWN_PROCESS", format!("未知的施工工艺：{v}；应为 {} 之一", ids.join("、")));
+                c.fail(
+                    "night_work.process",
+                    "UNKNOWN_PROCESS",
+                    format!("未知的施工工艺：{v}；应为 {} 之一", ids.join("、")),
+                );
                 None
             }
         },
@@ -217,7 +226,9 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
                     }
                 }
                 if let NightWindowError::BadTime(v) | NightWindowError::OutsideNight(v) = &err {
-                    if nightly_end.as_deref().map(str::trim) == Some(v.as_str()) && nightly_start.as_deref() != Some(v.as_str()) {
+                    if nightly_end.as_deref().map(str::trim) == Some(v.as_str())
+                        && nightly_start.as_deref() != Some(v.as_str())
+                    {
                         field = "night_work.nightly_end";
                     }
                 }
@@ -231,7 +242,11 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= 50 => {
             for (i, item) in items.iter().enumerate() {
                 let base = format!("equipment[{i}]");
-                let eq_name = item.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty() && s.chars().count() <= 50);
+                let eq_name = item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && s.chars().count() <= 50);
                 if eq_name.is_none() {
                     c.fail(&format!("{base}.name"), "REQUIRED", "请填写设备名称（最多50字）");
                 }
@@ -252,7 +267,9 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
                 }
             }
         }
-        Some(Value::Array(items)) if items.is_empty() => c.fail("equipment", "REQUIRED", "请至少填写一台夜间使用的设备"),
+        Some(Value::Array(items)) if items.is_empty() => {
+            c.fail("equipment", "REQUIRED", "请至少填写一台夜间使用的设备")
+        }
         Some(Value::Array(_)) => c.fail("equipment", "TOO_MANY", "设备最多50项"),
         None => c.fail("equipment", "REQUIRED", "请至少填写一台夜间使用的设备"),
         Some(_) => c.fail("equipment", "INVALID_TYPE", "设备应为列表"),
@@ -268,7 +285,9 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
                 }
             }
         }
-        Some(Value::Array(items)) if items.is_empty() => c.fail("measures", "REQUIRED", "请至少填写一项噪声污染防治措施"),
+        Some(Value::Array(items)) if items.is_empty() => {
+            c.fail("measures", "REQUIRED", "请至少填写一项噪声污染防治措施")
+        }
         Some(Value::Array(_)) => c.fail("measures", "TOO_MANY", "降噪措施最多50项"),
         None => c.fail("measures", "REQUIRED", "请至少填写一项噪声污染防治措施"),
         Some(_) => c.fail("measures", "INVALID_TYPE", "降噪措施应为文本列表"),
@@ -280,9 +299,36 @@ pub fn validate_form(root: &Value, today: NaiveDate) -> Result<ApplicationForm, 
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
-    match (district, name, address, permit, builder, start_date, end_date, nightly_start, nightly_end, process, description, contact_name, phone) {
-        (Some(district), Some(name), Some(address), Some(construction_permit_no), Some(builder), Some(start_date), Some(end_date),
-         Some(nightly_start), Some(nightly_end), Some(process), Some(description), Some(contact_name), Some(phone)) => Ok(ApplicationForm {
+    match (
+        district,
+        name,
+        address,
+        permit,
+        builder,
+        start_date,
+        end_date,
+        nightly_start,
+        nightly_end,
+        process,
+        description,
+        contact_name,
+        phone,
+    ) {
+        (
+            Some(district),
+            Some(name),
+            Some(address),
+            Some(construction_permit_no),
+            Some(builder),
+            Some(start_date),
+            Some(end_date),
+            Some(nightly_start),
+            Some(nightly_end),
+            Some(process),
+            Some(description),
+            Some(contact_name),
+            Some(phone),
+        ) => Ok(ApplicationForm {
             district,
             project: Project { name, address, construction_permit_no, builder },
             night_work: NightWork { start_date, end_date, nightly_start, nightly_end, process, description },

@@ -63,7 +63,10 @@ pub fn check_upload(bytes: &[u8], limits: &LimitSettings) -> Result<FileType, Ap
             .ok()
             .and_then(|r| r.into_dimensions().ok());
         if let Some((w, h)) = dims {
-            if w > limits.max_image_side || h > limits.max_image_side || u64::from(w) * u64::from(h) > limits.max_image_pixels {
+            if w > limits.max_image_side
+                || h > limits.max_image_side
+                || u64::from(w) * u64::from(h) > limits.max_image_pixels
+            {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "IMAGE_TOO_LARGE",
@@ -104,7 +107,13 @@ mod tests {
     use super::*;
 
     fn limits() -> LimitSettings {
-        LimitSettings { max_upload_bytes: 1024 * 1024, max_image_pixels: 10_000, max_image_side: 1000, max_materials_per_application: 40, page_size_max: 100 }
+        LimitSettings {
+            max_upload_bytes: 1024 * 1024,
+            max_image_pixels: 10_000,
+            max_image_side: 1000,
+            max_materials_per_application: 40,
+            page_size_max: 100,
+        }
     }
 
     fn png(w: u32, h: u32) -> Vec<u8> {

@@ -26,11 +26,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 pub fn shanghai_today(now_ms: i64) -> NaiveDate {
-    shanghai()
-        .timestamp_millis_opt(now_ms)
-        .single()
-        .map(|t| t.date_naive())
-        .unwrap_or_default()
+    shanghai().timestamp_millis_opt(now_ms).single().map(|t| t.date_naive()).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -80,48 +80,24 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> StoreResult<(Vec<ApplicationRecord>, i64)>;
     /// Replaces the form of an editable application (draft or needs_correction).
-    async fn update_application_form(
-        &self,
-        update: &FormUpdate,
-        actor: &str,
-    ) -> StoreResult<ApplicationRecord>;
+    async fn update_application_form(&self, update: &FormUpdate, actor: &str) -> StoreResult<ApplicationRecord>;
 
     async fn add_material(&self, material: &MaterialRecord, actor: &str) -> StoreResult<()>;
     async fn materials(&self, application_id: &str) -> StoreResult<Vec<MaterialRecord>>;
-    async fn delete_material(
-        &self,
-        application_id: &str,
-        material_id: &str,
-        actor: &str,
-        now: i64,
-    ) -> StoreResult<()>;
+    async fn delete_material(&self, application_id: &str, material_id: &str, actor: &str, now: i64) -> StoreResult<()>;
 
     /// Submits an application for pre-review: one new round, one queued job, status
     /// `prereview`. With an idempotency key, a repeat returns the first receipt and does nothing.
-    async fn submit_application(&self, submit: &SubmitRequest, actor: &str)
-        -> StoreResult<SubmitReceipt>;
+    async fn submit_application(&self, submit: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt>;
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>>;
 
     /// Takes the oldest runnable job of one of `kinds`: queued and due, or running with an
     /// expired lease (its worker died). Counts the attempt.
-    async fn claim_job(
-        &self,
-        kinds: &[&str],
-        worker: &str,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Option<JobRecord>>;
+    async fn claim_job(&self, kinds: &[&str], worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>>;
     /// Marks a job done; false if this worker no longer holds it.
     async fn complete_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool>;
     /// Records a failure: queued again at `retry_at`, or dead once its attempts are used up.
-    async fn fail_job(
-        &self,
-        job_id: &str,
-        worker: &str,
-        error: &str,
-        now: i64,
-        retry_at: i64,
-    ) -> StoreResult<bool>;
+    async fn fail_job(&self, job_id: &str, worker: &str, error: &str, now: i64, retry_at: i64) -> StoreResult<bool>;
     /// Gives a claimed job back untouched (graceful shutdown); the attempt is not counted.
     async fn release_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool>;
     async fn job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;

@@ -17,7 +17,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Serialises audit appends across Postgres connections (and machines) so the chain never forks.
-const AUDIT_ADVISORY_LOCK: i64 = 0x6e70_6175_6469_74;
+const AUDIT_ADVISORY_LOCK: i64 = 0x006e_7061_7564_6974;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -43,7 +43,8 @@ pub struct SqlStore {
     write: AnyPool,
 }
 
-const APPLICATION_COLUMNS: &str = "id, firm_id, district, status, form, construction_permit_no, start_date, end_date, round, created_at, updated_at";
+const APPLICATION_COLUMNS: &str =
+    "id, firm_id, district, status, form, construction_permit_no, start_date, end_date, round, created_at, updated_at";
 const MATERIAL_COLUMNS: &str = "id, application_id, kind, filename, content_type, sha256, size, created_at";
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_after, lease_until, locked_by, last_error, created_at, updated_at";
 const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
@@ -69,11 +70,8 @@ impl SqlStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool =
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             Ok(Self { backend: Backend::Postgres, read: pool.clone(), write: pool })
         } else if url.starts_with("sqlite:") {
             let read = Self::sqlite_pool(url, 8).await?;
@@ -121,10 +119,7 @@ impl SqlStore {
 
     async fn append_audit(&self, tx: &mut Transaction<'static, Any>, ev: AuditEvent<'_>) -> StoreResult<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(AUDIT_ADVISORY_LOCK)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_ADVISORY_LOCK).execute(&mut **tx).await?;
         }
         let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
@@ -142,19 +137,21 @@ impl SqlStore {
             ev.after.as_deref(),
             &prev_hash,
         );
-        sqlx::query(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-            .bind(seq)
-            .bind(ev.at)
-            .bind(ev.actor)
-            .bind(ev.action)
-            .bind(ev.entity)
-            .bind(ev.entity_id)
-            .bind(ev.before)
-            .bind(ev.after)
-            .bind(prev_hash)
-            .bind(hash)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(seq)
+        .bind(ev.at)
+        .bind(ev.actor)
+        .bind(ev.action)
+        .bind(ev.entity)
+        .bind(ev.entity_id)
+        .bind(ev.before)
+        .bind(ev.after)
+        .bind(prev_hash)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -179,15 +176,18 @@ impl SqlStore {
     /// The stored answer to an earlier submit with the same idempotency key, if any.
     async fn earlier_receipt(conn: &mut sqlx::AnyConnection, s: &SubmitRequest) -> StoreResult<Option<SubmitReceipt>> {
         let Some(key) = &s.idempotency_key else { return Ok(None) };
-        let earlier: Option<(String, String)> =
-            sqlx::query_as("SELECT application_id, response FROM idempotency_keys WHERE principal_id = $1 AND key = $2")
-                .bind(&s.principal_id)
-                .bind(key)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let earlier: Option<(String, String)> = sqlx::query_as(
+            "SELECT application_id, response FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
+        )
+        .bind(&s.principal_id)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
         match earlier {
             Some((application_id, _)) if application_id != s.application_id => Err(StoreError::IdempotencyKeyReused),
-            Some((_, response)) => serde_json::from_str(&response).map(Some).map_err(|e| StoreError::Corrupt(e.to_string())),
+            Some((_, response)) => {
+                serde_json::from_str(&response).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
             None => Ok(None),
         }
     }
@@ -204,15 +204,17 @@ impl SqlStore {
         }
         let round = app.round + 1;
         // Guarded by the status read above: if another submit won the race, nothing changes here.
-        let changed = sqlx::query("UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-            .bind(ApplicationStatus::Prereview.id())
-            .bind(round)
-            .bind(s.now)
-            .bind(&s.application_id)
-            .bind(&app.status)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+        )
+        .bind(ApplicationStatus::Prereview.id())
+        .bind(round)
+        .bind(s.now)
+        .bind(&s.application_id)
+        .bind(&app.status)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if changed != 1 {
             return Err(StoreError::WrongStatus { current });
         }
@@ -233,14 +235,16 @@ impl SqlStore {
             .await?;
         let payload = serde_json::to_string(&PrereviewJob { application_id: s.application_id.clone(), round })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"))
-            .bind(&s.job_id)
-            .bind(JOB_KIND_PREREVIEW)
-            .bind(payload)
-            .bind(s.max_attempts)
-            .bind(s.now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"
+        ))
+        .bind(&s.job_id)
+        .bind(JOB_KIND_PREREVIEW)
+        .bind(payload)
+        .bind(s.max_attempts)
+        .bind(s.now)
+        .execute(&mut *tx)
+        .await?;
         let receipt = SubmitReceipt {
             application_id: s.application_id.clone(),
             status: ApplicationStatus::Prereview.id().to_string(),
@@ -259,11 +263,21 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.append_audit(&mut tx, AuditEvent {
-            at: s.now, actor, action: "application.submitted", entity: "application", entity_id: &s.application_id,
-            before: status_json(current),
-            after: Some(serde_json::json!({"status": "prereview", "round": round, "materials": materials.len()}).to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: s.now,
+                actor,
+                action: "application.submitted",
+                entity: "application",
+                entity_id: &s.application_id,
+                before: status_json(current),
+                after: Some(
+                    serde_json::json!({"status": "prereview", "round": round, "materials": materials.len()})
+                        .to_string(),
+                ),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(receipt)
@@ -284,10 +298,7 @@ impl SqlStore {
     /// Moves a job's lease into the past, as if its worker had died long ago (tests only).
     #[doc(hidden)]
     pub async fn expire_job_lease(&self, job_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1")
-            .bind(job_id)
-            .execute(&self.write)
-            .await?;
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1").bind(job_id).execute(&self.write).await?;
         Ok(())
     }
 
@@ -332,26 +343,35 @@ impl Store for SqlStore {
 
     async fn create_firm(&self, firm: &FirmRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-            .bind(&firm.id)
-            .bind(&firm.credit_code)
-            .bind(&firm.name)
-            .bind(&firm.password_hash)
-            .bind(&firm.contact_name)
-            .bind(&firm.contact_phone)
-            .bind(&firm.grade)
-            .bind(firm.created_at)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&firm.id)
+                .bind(&firm.credit_code)
+                .bind(&firm.name)
+                .bind(&firm.password_hash)
+                .bind(&firm.contact_name)
+                .bind(&firm.contact_phone)
+                .bind(&firm.grade)
+                .bind(firm.created_at)
+                .execute(&mut *tx)
+                .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists("credit_code")),
             other => other?,
         };
         let after = serde_json::json!({"credit_code": firm.credit_code, "name": firm.name, "grade": firm.grade});
-        self.append_audit(&mut tx, AuditEvent {
-            at: firm.created_at, actor, action: "firm.registered", entity: "firm", entity_id: &firm.id,
-            before: None, after: Some(after.to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: firm.created_at,
+                actor,
+                action: "firm.registered",
+                entity: "firm",
+                entity_id: &firm.id,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -389,10 +409,18 @@ impl Store for SqlStore {
         };
         let after = serde_json::json!({"username": staff.username, "role": staff.role,
             "department": staff.department, "district": staff.district});
-        self.append_audit(&mut tx, AuditEvent {
-            at: staff.created_at, actor, action: "staff.created", entity: "staff", entity_id: &staff.id,
-            before: None, after: Some(after.to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: staff.created_at,
+                actor,
+                action: "staff.created",
+                entity: "staff",
+                entity_id: &staff.id,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -441,25 +469,35 @@ impl Store for SqlStore {
 
     async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!("INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
-            .bind(&app.id)
-            .bind(&app.firm_id)
-            .bind(&app.district)
-            .bind(&app.status)
-            .bind(&app.form)
-            .bind(&app.construction_permit_no)
-            .bind(&app.start_date)
-            .bind(&app.end_date)
-            .bind(app.round)
-            .bind(app.created_at)
-            .bind(app.updated_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&app.id)
+        .bind(&app.firm_id)
+        .bind(&app.district)
+        .bind(&app.status)
+        .bind(&app.form)
+        .bind(&app.construction_permit_no)
+        .bind(&app.start_date)
+        .bind(&app.end_date)
+        .bind(app.round)
+        .bind(app.created_at)
+        .bind(app.updated_at)
+        .execute(&mut *tx)
+        .await?;
         let after = serde_json::json!({"status": app.status, "district": app.district, "form": app.form});
-        self.append_audit(&mut tx, AuditEvent {
-            at: app.created_at, actor, action: "application.created", entity: "application", entity_id: &app.id,
-            before: None, after: Some(after.to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: app.created_at,
+                actor,
+                action: "application.created",
+                entity: "application",
+                entity_id: &app.id,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -514,11 +552,18 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         let after = Self::application_in(&mut tx, &u.application_id).await?;
-        self.append_audit(&mut tx, AuditEvent {
-            at: u.now, actor, action: "application.edited", entity: "application", entity_id: &u.application_id,
-            before: Some(serde_json::json!({"district": before.district, "form": before.form}).to_string()),
-            after: Some(serde_json::json!({"district": after.district, "form": after.form}).to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: u.now,
+                actor,
+                action: "application.edited",
+                entity: "application",
+                entity_id: &u.application_id,
+                before: Some(serde_json::json!({"district": before.district, "form": before.form}).to_string()),
+                after: Some(serde_json::json!({"district": after.district, "form": after.form}).to_string()),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(after)
@@ -539,42 +584,56 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         let after = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.append_audit(&mut tx, AuditEvent {
-            at: m.created_at, actor, action: "material.added", entity: "application", entity_id: &m.application_id,
-            before: None, after: Some(after),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: m.created_at,
+                actor,
+                action: "material.added",
+                entity: "application",
+                entity_id: &m.application_id,
+                before: None,
+                after: Some(after),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn materials(&self, application_id: &str) -> StoreResult<Vec<MaterialRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"))
-            .bind(application_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE application_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(application_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn delete_material(&self, application_id: &str, material_id: &str, actor: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         Self::editable_application(&mut tx, application_id).await?;
-        let removed: Option<MaterialRecord> = sqlx::query_as(&format!(
-            "SELECT {MATERIAL_COLUMNS} FROM materials WHERE id = $1 AND application_id = $2"
-        ))
-        .bind(material_id)
-        .bind(application_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let removed: Option<MaterialRecord> =
+            sqlx::query_as(&format!("SELECT {MATERIAL_COLUMNS} FROM materials WHERE id = $1 AND application_id = $2"))
+                .bind(material_id)
+                .bind(application_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let removed = removed.ok_or(StoreError::NotFound)?;
-        sqlx::query("DELETE FROM materials WHERE id = $1")
-            .bind(material_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM materials WHERE id = $1").bind(material_id).execute(&mut *tx).await?;
         let before = serde_json::to_string(&removed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.append_audit(&mut tx, AuditEvent {
-            at: now, actor, action: "material.removed", entity: "application", entity_id: application_id,
-            before: Some(before), after: None,
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "material.removed",
+                entity: "application",
+                entity_id: application_id,
+                before: Some(before),
+                after: None,
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -595,10 +654,12 @@ impl Store for SqlStore {
         }
     }
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"))
-            .bind(application_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"
+        ))
+        .bind(application_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn claim_job(&self, kinds: &[&str], worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
@@ -692,11 +753,13 @@ impl Store for SqlStore {
     }
 
     async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>> {
-        Ok(sqlx::query_as(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY seq"))
-            .bind(entity)
-            .bind(entity_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY seq"
+        ))
+        .bind(entity)
+        .bind(entity_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
@@ -706,7 +769,10 @@ impl Store for SqlStore {
             let page = self.audit_entries(prev.0, 1000).await?;
             let Some(last) = page.last().cloned() else { break };
             if let Err(broken) = check_links((prev.0, &prev.1), &page) {
-                return Ok(AuditVerification { entries: count + (broken.0 - prev.0 - 1).max(0), first_broken: Some(broken) });
+                return Ok(AuditVerification {
+                    entries: count + (broken.0 - prev.0 - 1).max(0),
+                    first_broken: Some(broken),
+                });
             }
             count += i64::try_from(page.len()).unwrap_or(0);
             prev = (last.seq, last.hash);

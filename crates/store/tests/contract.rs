@@ -207,8 +207,10 @@ async fn audit_chain(s: &dyn Store, tamper: impl std::future::Future<Output = ()
     s.add_material(&material("m1", "a1", "site_plan"), "firm:f1").await.expect("m");
     s.submit_application(&submit("a1", None, "j1", 100), "firm:f1").await.expect("submit");
     let all = s.audit_entries(0, 100).await.expect("entries");
-    assert_eq!(all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        vec!["firm.registered", "application.created", "material.added", "application.submitted"]);
+    assert_eq!(
+        all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["firm.registered", "application.created", "material.added", "application.submitted"]
+    );
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
     let for_app = s.audit_entries_for("application", "a1").await.expect("entries");
     assert_eq!(for_app.len(), 3);
@@ -282,17 +284,25 @@ mod run {
     use super::*;
     use std::sync::Arc;
 
-    pub async fn firms_and_staff(s: SqlStore) { super::firms_and_staff(&s).await }
-    pub async fn applications_materials_and_submit(s: SqlStore) { super::applications_materials_and_submit(&s).await }
-    pub async fn job_queue_leases_and_retries(s: SqlStore) { super::job_queue_leases_and_retries(&s).await }
+    pub async fn firms_and_staff(s: SqlStore) {
+        super::firms_and_staff(&s).await
+    }
+    pub async fn applications_materials_and_submit(s: SqlStore) {
+        super::applications_materials_and_submit(&s).await
+    }
+    pub async fn job_queue_leases_and_retries(s: SqlStore) {
+        super::job_queue_leases_and_retries(&s).await
+    }
     pub async fn audit_chain(s: SqlStore) {
         let s = Arc::new(s);
         let t = s.clone();
-        super::audit_chain(s.as_ref(), async move { t.tamper_audit_entry(3, "material.forged").await.expect("tamper") }).await
+        super::audit_chain(s.as_ref(), async move { t.tamper_audit_entry(3, "material.forged").await.expect("tamper") })
+            .await
     }
-    pub async fn concurrent_submits_make_one_round(s: SqlStore) { super::concurrent_submits_make_one_round(Arc::new(s)).await }
+    pub async fn concurrent_submits_make_one_round(s: SqlStore) {
+        super::concurrent_submits_make_one_round(Arc::new(s)).await
+    }
 }
-
 
 contract!(
     firms_and_staff,

@@ -37,7 +37,10 @@ pub struct Login {
 #[utoipa::path(post, path = "/api/v1/firms", tag = "accounts", request_body = RegisterFirm,
     responses((status = 201, body = FirmView), (status = 409, body = Problem, description = "credit code already registered"),
               (status = 422, body = Problem, description = "invalid field, e.g. CREDIT_CODE_INVALID")))]
-pub async fn register_firm(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> ApiResult<(StatusCode, Json<FirmView>)> {
+pub async fn register_firm(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<FirmView>)> {
     let mut c = Check::new(&body);
     let code = c.text("credit_code", "统一社会信用代码", 18).and_then(|raw| match CreditCode::parse(&raw) {
         Ok(code) => Some(code),
@@ -87,13 +90,19 @@ pub async fn register_firm(State(state): State<AppState>, ApiJson(body): ApiJson
         }
         other => other?,
     }
-    Ok((StatusCode::CREATED, Json(FirmView { id: firm.id, credit_code: firm.credit_code, name: firm.name, grade: firm.grade })))
+    Ok((
+        StatusCode::CREATED,
+        Json(FirmView { id: firm.id, credit_code: firm.credit_code, name: firm.name, grade: firm.grade }),
+    ))
 }
 
 /// Sign in as a firm (credit code) or staff (username).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = Login,
     responses((status = 201, body = SessionView), (status = 401, body = Problem, description = "INVALID_CREDENTIALS")))]
-pub async fn create_session(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> ApiResult<(StatusCode, Json<SessionView>)> {
+pub async fn create_session(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<SessionView>)> {
     let mut c = Check::new(&body);
     let login = c.text("login", "登录名", 100);
     let password = c.at("password").and_then(Value::as_str).map(str::to_string);
@@ -105,7 +114,9 @@ pub async fn create_session(State(state): State<AppState>, ApiJson(body): ApiJso
     };
     // A firm signs in with its credit code; anything else is a staff username.
     let principal = match CreditCode::parse(&login) {
-        Ok(code) => state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id, f.password_hash, Role::Firm)),
+        Ok(code) => {
+            state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id, f.password_hash, Role::Firm))
+        }
         Err(_) => state
             .store
             .staff_by_username(&login)
@@ -124,7 +135,13 @@ pub async fn create_session(State(state): State<AppState>, ApiJson(body): ApiJso
     let (token, token_hash) = new_token();
     state
         .store
-        .create_session(&SessionRecord { token_hash, principal_kind: kind.into(), principal_id, expires_at, created_at: now })
+        .create_session(&SessionRecord {
+            token_hash,
+            principal_kind: kind.into(),
+            principal_id,
+            expires_at,
+            created_at: now,
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(SessionView { token, role, expires_at: rfc3339(expires_at) })))
 }

@@ -38,7 +38,8 @@ async fn owned_application(state: &AppState, caller: &Caller, id: &str) -> ApiRe
 }
 
 fn stored_form(app: &ApplicationRecord) -> ApiResult<ApplicationForm> {
-    serde_json::from_str(&app.form).map_err(|e| ApiError::internal(anyhow::anyhow!("application {} has an unreadable form: {e}", app.id)))
+    serde_json::from_str(&app.form)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("application {} has an unreadable form: {e}", app.id)))
 }
 
 fn form_record_fields(form: &ApplicationForm) -> ApiResult<String> {
@@ -150,7 +151,8 @@ pub async fn patch_application(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ApplicationView>> {
     let app = owned_application(&state, &caller, &id).await?;
-    let patch: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{e}")))?;
+    let patch: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{e}")))?;
     if !patch.is_object() {
         return Err(ApiError::field("body", "INVALID_TYPE", "修改内容应为 JSON 对象"));
     }
@@ -184,7 +186,11 @@ pub async fn patch_application(
 #[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])),
     params(("id" = String, Path, description = "application id")),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_application(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ApplicationView>> {
+pub async fn get_application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApplicationView>> {
     let app = visible_application(&state, &caller, &id).await?;
     Ok(Json(application_view(&state, app).await?))
 }
@@ -292,12 +298,20 @@ pub async fn upload_material(
     let kind_text = kind.ok_or_else(|| ApiError::field("kind", "REQUIRED", "请注明材料类型（kind）"))?;
     let kind: MaterialKind = kind_text.trim().parse().map_err(|_| {
         let ids: Vec<&str> = MaterialKind::ALL.iter().map(|k| k.id()).collect();
-        ApiError::field("kind", "UNKNOWN_MATERIAL_KIND", format!("未知的材料类型“{kind_text}”；应为 {} 之一", ids.join("、")))
+        ApiError::field(
+            "kind",
+            "UNKNOWN_MATERIAL_KIND",
+            format!("未知的材料类型“{kind_text}”；应为 {} 之一", ids.join("、")),
+        )
     })?;
     let (filename, bytes) = file.ok_or_else(|| ApiError::field("file", "REQUIRED", "请选择要上传的文件（file）"))?;
     let file_type = check_upload(&bytes, &state.settings.limits)?;
     if state.store.materials(&id).await?.len() >= state.settings.limits.max_materials_per_application {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "TOO_MANY_MATERIALS", "材料文件数量已达上限，请删除多余文件后再上传"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "TOO_MANY_MATERIALS",
+            "材料文件数量已达上限，请删除多余文件后再上传",
+        ));
     }
     // The blob first: if we crash before the row is written, an unreferenced file is all that
     // is left, never a row pointing at nothing.
@@ -361,7 +375,12 @@ pub async fn submit_application(
         None => None,
         Some(v) => {
             let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            Some(key.ok_or_else(|| ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key 应为1至255个可见ASCII字符"))?.to_string())
+            Some(
+                key.ok_or_else(|| {
+                    ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key 应为1至255个可见ASCII字符")
+                })?
+                .to_string(),
+            )
         }
     };
     let receipt = state

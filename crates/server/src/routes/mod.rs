@@ -34,7 +34,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -67,7 +70,11 @@ async fn route_not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "该接口不支持此请求方法，见 /api/v1/openapi.json")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "该接口不支持此请求方法，见 /api/v1/openapi.json",
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
@@ -79,10 +86,10 @@ pub fn router(state: AppState) -> Router {
     // Multipart framing adds a little to the file itself; the file's own limit is checked exactly.
     let body_limit = state.settings.limits.max_upload_bytes + 1024 * 1024;
     api.fallback(route_not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-    .layer(DefaultBodyLimit::max(body_limit))
-    .layer(TraceLayer::new_for_http())
-    .layer(CatchPanicLayer::custom(panic_response))
-    .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
 }

@@ -1,0 +1,178 @@
+//! Black-box: the OpenAPI document matches the router, health and metrics answer, the CLI
+//! creates staff and checks the audit chain.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::process::Command;
+
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_nightpermit"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run nightpermit")
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_core_routes_are_documented() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for core in [
+        "/api/v1/firms",
+        "/api/v1/sessions",
+        "/api/v1/applications",
+        "/api/v1/applications/{id}",
+        "/api/v1/applications/{id}/materials",
+        "/api/v1/applications/{id}/materials/{material_id}",
+        "/api/v1/applications/{id}/submit",
+        "/api/v1/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(core), "{core} missing from the OpenAPI document");
+    }
+    let mut checked = 0;
+    for (path, item) in paths {
+        let concrete = path.replace("{id}", "x").replace("{material_id}", "y");
+        for method in item.as_object().expect("item").keys() {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let r = app.client.request(m, app.url(&concrete)).send().await.expect("send");
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            assert!(
+                !body.contains("ROUTE_NOT_FOUND") && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not served: {status} {body}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 13, "only {checked} operations checked");
+    // And something not documented is not served.
+    let r = app.get("/api/v1/nothing-here", None).await;
+    problem(r, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+    let ready: Value = app.get("/readyz", None).await.json().await.expect("json");
+    assert_eq!(ready["database"], "sqlite");
+    app.get("/api/v1/applications", None).await;
+    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    assert!(metrics.contains("nightpermit_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/api/v1/applications\""), "{metrics}");
+    assert!(metrics.contains("status=\"401\""), "{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_from_the_cli_see_their_district_only() {
+    let settings = fresh_settings(Db::Sqlite).await;
+    let dir = settings.storage.data_dir.to_str().expect("utf-8 path").to_string();
+    let add = |user: &str, district: &str| {
+        cli(&[
+            "users",
+            "add",
+            "--username",
+            user,
+            "--password",
+            "review-pass-1",
+            "--role",
+            "reviewer",
+            "--department",
+            "construction",
+            "--district",
+            district,
+            "--data-dir",
+            &dir,
+        ])
+    };
+    let out = add("jingan-c", "jingan");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(add("xuhui-c", "xuhui").status.success());
+    let dup = add("jingan-c", "jingan");
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let bad = cli(&[
+        "users",
+        "add",
+        "--username",
+        "r2",
+        "--password",
+        "review-pass-1",
+        "--role",
+        "reviewer",
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--department"));
+
+    let app = TestApp::start(settings).await;
+    let (_, firm) = app.firm(8).await;
+    let id = app.create_application(&firm, &example_form()).await["id"].as_str().expect("id").to_string();
+    let jingan = app.login("jingan-c", "review-pass-1").await;
+    let xuhui = app.login("xuhui-c", "review-pass-1").await;
+    let path = format!("/api/v1/applications/{id}");
+    assert_eq!(app.get(&path, Some(&jingan)).await.status(), StatusCode::OK);
+    problem(app.get(&path, Some(&xuhui)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let list: Value = app.get("/api/v1/applications", Some(&jingan)).await.json().await.expect("json");
+    assert_eq!(list["total"], 1);
+    let list: Value = app.get("/api/v1/applications", Some(&xuhui)).await.json().await.expect("json");
+    assert_eq!(list["total"], 0);
+    // Staff cannot apply or submit on a firm's behalf.
+    problem(
+        app.post_json("/api/v1/applications", Some(&jingan), &example_form()).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    problem(app.submit(&jingan, &id, None).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_broken_link() {
+    let dir = temp_dir("audit");
+    let d = dir.to_str().expect("utf-8 path");
+    let demo = cli(&["demo", "--data-dir", d]);
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let printed = String::from_utf8_lossy(&demo.stdout);
+    assert!(printed.contains("jingan-construction") && printed.contains("password"), "{printed}");
+    // Running it again changes nothing and still succeeds.
+    assert!(cli(&["demo", "--data-dir", d]).status.success());
+
+    let ok = cli(&["audit", "verify", "--data-dir", d]);
+    assert!(ok.status.success());
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("intact: 6 entries"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    let store = nightpermit_store::SqlStore::open_sqlite(&dir.join("nightpermit.db")).await.expect("open");
+    store.tamper_audit_entry(4, "staff.forged").await.expect("tamper");
+    store.close().await;
+    let broken = cli(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(broken.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(out.contains("BROKEN at entry 4"), "{out}");
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = cli(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "users", "audit", "demo"] {
+        assert!(text.contains(cmd), "{cmd} missing from --help: {text}");
+    }
+    let bad = cli(&["serve", "--listen", "not-an-address"]);
+    assert!(!bad.status.success());
+}
