@@ -176,3 +176,35 @@ fn help_lists_every_command() {
     let bad = cli(&["serve", "--listen", "not-an-address"]);
     assert!(!bad.status.success());
 }
+
+/// The README's curl walk-through, run as written against a real server with the demo accounts
+/// (only the API address is pointed at this test's server).
+#[tokio::test]
+async fn readme_walkthrough_works_as_written() {
+    let settings = fresh_settings(Db::Sqlite).await;
+    let dir = settings.storage.data_dir.to_str().expect("utf-8 path").to_string();
+    assert!(cli(&["demo", "--data-dir", &dir]).status.success());
+    let app = TestApp::start(settings).await;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("API=http://127.0.0.1:8080/api/v1"))
+        .expect("walk-through block");
+    let script = block.replace("API=http://127.0.0.1:8080/api/v1", &format!("API={}", app.url("/api/v1")));
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -e\n{script}"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .await
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\"status\":\"prereview\",\"round\":1"), "{stdout}");
+    assert!(stdout.lines().any(|l| l == "prereview"), "{stdout}");
+    assert!(stdout.contains("'nightly_end': '05:00'"), "{stdout}");
+    assert!(stdout.contains("CREDIT_CODE_INVALID"), "{stdout}");
+    app.stop().await;
+}

@@ -1,0 +1,251 @@
+//! The default rule set: a clean case is auto-approved, and for every rule a scenario in which
+//! that rule alone flips the outcome.
+
+use chrono::NaiveDateTime;
+use nightpermit_rules::*;
+
+const DEFAULT: &str = include_str!("../../../config/rules/default.toml");
+
+fn dt(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("datetime")
+}
+
+fn nights(first: &str, n: i64) -> FactValue {
+    let start = dt(&format!("{first} 22:00"));
+    FactValue::Intervals(
+        (0..n)
+            .map(|i| Interval {
+                start: start + chrono::Duration::days(i),
+                end: start + chrono::Duration::days(i) + chrono::Duration::hours(6),
+            })
+            .collect(),
+    )
+}
+
+/// A credit-worthy firm asking for 3 nights of concrete pour in December.
+fn clean() -> Facts {
+    let mut f = Facts::default();
+    f.set("firm.grade", FactValue::Text("green".into()))
+        .set("firm.permits_24m", FactValue::Int(5))
+        .set("firm.upheld_complaints_12m", FactValue::Int(0))
+        .set("firm.days_since_upheld_complaint", FactValue::Int(100_000))
+        .set("firm.inspection_violations_12m", FactValue::Int(0))
+        .set("firm.penalties_12m", FactValue::Int(0))
+        .set("site.night_days_this_month", FactValue::Int(4))
+        .set("site.night_days_with_request", FactValue::Int(7))
+        .set("site.hours_since_last_approval_end", FactValue::Number(100.0))
+        .set("request.nights", FactValue::Int(3))
+        .set("request.nightly_hours", FactValue::Number(6.0))
+        .set("request.process", FactValue::Text("continuous_pour".into()))
+        .set("request.district", FactValue::Text("jingan".into()))
+        .set("request.max_equipment_db", FactValue::Int(85))
+        .set("request.measures", FactValue::TextList(vec!["设置移动式隔声屏".into(), "禁止鸣笛".into()]))
+        .set("request.intervals", nights("2026-12-01", 3))
+        .set("request.nights_on_holidays", FactValue::Int(0))
+        .set("prereview.warnings", FactValue::Int(0))
+        .set(
+            "calendar.exam_quiet_periods",
+            FactValue::Intervals(vec![Interval { start: dt("2026-05-31 22:00"), end: dt("2026-06-15 06:00") }]),
+        );
+    f
+}
+
+fn set() -> RuleSet {
+    RuleSet::from_toml("config/rules/default.toml", DEFAULT).expect("default rules are valid")
+}
+
+#[test]
+fn clean_case_is_auto_approved_with_a_full_trace() {
+    let facts = clean();
+    assert!(facts.problems().is_empty(), "{:?}", facts.problems());
+    let d = evaluate(&set(), &facts);
+    assert_eq!(d.outcome, Outcome::AutoApprove);
+    assert!(d.reasons.is_empty());
+    assert_eq!(d.trace.len(), set().rule_ids().len());
+    assert!(d.trace.iter().all(|t| !t.result && !t.facts.is_empty()));
+    assert_eq!(d.ruleset_version, "2026.1");
+    assert_eq!(d.ruleset_sha256.len(), 64);
+}
+
+#[test]
+fn each_rule_alone_flips_the_outcome() {
+    let scenarios: Vec<(&str, Outcome, Box<dyn Fn(&mut Facts)>)> = vec![
+        (
+            "exam_quiet_period",
+            Outcome::Reject,
+            Box::new(|f| {
+                f.set("request.intervals", nights("2026-06-05", 2));
+            }),
+        ),
+        (
+            "grade_not_green",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("firm.grade", FactValue::Text("yellow".into()));
+            }),
+        ),
+        (
+            "too_few_permits",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("firm.permits_24m", FactValue::Int(2));
+            }),
+        ),
+        (
+            "recent_upheld_complaint",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("firm.days_since_upheld_complaint", FactValue::Int(89));
+            }),
+        ),
+        (
+            "too_many_nights",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("request.nights", FactValue::Int(4));
+            }),
+        ),
+        (
+            "site_month_cap",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("site.night_days_with_request", FactValue::Int(16));
+            }),
+        ),
+        (
+            "too_soon_after_last",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("site.hours_since_last_approval_end", FactValue::Number(23.5));
+            }),
+        ),
+        (
+            "process_other",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("request.process", FactValue::Text("other".into()));
+            }),
+        ),
+        (
+            "loud_equipment_without_barrier",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("request.max_equipment_db", FactValue::Int(100));
+                f.set("request.measures", FactValue::TextList(vec!["禁止鸣笛".into()]));
+            }),
+        ),
+        (
+            "prereview_warnings",
+            Outcome::ManualReview,
+            Box::new(|f| {
+                f.set("prereview.warnings", FactValue::Int(1));
+            }),
+        ),
+    ];
+    let set = set();
+    assert_eq!(scenarios.len(), set.rule_ids().len(), "a scenario for every rule");
+    for (rule, outcome, change) in scenarios {
+        let mut f = clean();
+        change(&mut f);
+        let d = evaluate(&set, &f);
+        assert_eq!(d.outcome, outcome, "{rule}");
+        assert_eq!(d.matched, vec![rule.to_string()], "{rule} alone");
+        assert_eq!(d.reasons.len(), 1);
+    }
+}
+
+#[test]
+fn boundaries_do_not_flip() {
+    let set = set();
+    let at_limit: Vec<Box<dyn Fn(&mut Facts)>> = vec![
+        Box::new(|f| {
+            f.set("firm.permits_24m", FactValue::Int(3));
+        }),
+        Box::new(|f| {
+            f.set("firm.days_since_upheld_complaint", FactValue::Int(90));
+        }),
+        Box::new(|f| {
+            f.set("site.night_days_with_request", FactValue::Int(15));
+        }),
+        Box::new(|f| {
+            f.set("site.hours_since_last_approval_end", FactValue::Number(24.0));
+        }),
+        // Loud, but behind a barrier.
+        Box::new(|f| {
+            f.set("request.max_equipment_db", FactValue::Int(110));
+        }),
+        // In the quiet period, but emergency repair.
+        Box::new(|f| {
+            f.set("request.intervals", nights("2026-06-05", 1));
+            f.set("request.process", FactValue::Text("emergency_repair".into()));
+        }),
+        // The night before the quiet period starts ends at 04:00 on 31 May.
+        Box::new(|f| {
+            f.set("request.intervals", nights("2026-05-30", 1));
+        }),
+    ];
+    for (i, change) in at_limit.into_iter().enumerate() {
+        let mut f = clean();
+        change(&mut f);
+        assert_eq!(evaluate(&set, &f).outcome, Outcome::AutoApprove, "case {i}");
+    }
+}
+
+#[test]
+fn reject_wins_over_manual_review_and_all_reasons_are_given() {
+    let mut f = clean();
+    f.set("request.intervals", nights("2026-06-01", 2));
+    f.set("firm.grade", FactValue::Text("red".into()));
+    let d = evaluate(&set(), &f);
+    assert_eq!(d.outcome, Outcome::Reject);
+    assert_eq!(d.matched, vec!["exam_quiet_period".to_string(), "grade_not_green".to_string()]);
+}
+
+#[test]
+fn invalid_files_name_file_and_line() {
+    let err = |text: &str| RuleSet::from_toml("rules/x.toml", text).expect_err("invalid").to_string();
+    let head = "id = \"x\"\nversion = \"1\"\n";
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"manual_review\"\nreason = \"r\"\nwhen = {{ fact = \"firm.colour\", eq = \"green\" }}\n"));
+    assert!(e.starts_with("rules/x.toml:7:") && e.contains("unknown fact"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"manual_review\"\nreason = \"r\"\nwhen = {{ fact = \"request.nights\", gt = \"three\" }}\n"));
+    assert!(e.starts_with("rules/x.toml:7:") && e.contains("Int"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"approve\"\nreason = \"r\"\nwhen = {{ fact = \"request.nights\", gt = 3 }}\n"));
+    assert!(e.starts_with("rules/x.toml:5:") && e.contains("outcome"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"reject\"\nreason = \"r\"\nwhen = {{ fact = \"firm.grade\", lt = \"green\" }}\n"));
+    assert!(e.contains("ordered"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"reject\"\nreason = \"r\"\nwhen = {{ fact = \"request.nights\", gt = 3, lt = 9 }}\n"));
+    assert!(e.contains("exactly one operator"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"reject\"\nreason = \"r\"\nwhen = {{ fact = \"request.nights\", gt = 3 }}\n[[rules]]\nid = \"a\"\noutcome = \"reject\"\nreason = \"r\"\nwhen = {{ fact = \"request.nights\", gt = 3 }}\n"));
+    assert!(e.contains("duplicate"), "{e}");
+    let e = err("id = \"x\"\nversion = \"1\"\nrules = [\n");
+    assert!(e.starts_with("rules/x.toml:"), "{e}");
+    let e = err(&format!("{head}[[rules]]\nid = \"a\"\noutcome = \"reject\"\nreason = \"r\"\nwhen = {{ fact = \"request.intervals\", overlaps = \"firm.grade\" }}\n"));
+    assert!(e.contains("overlaps"), "{e}");
+}
+
+#[test]
+fn simulation_reports_changed_decisions_only() {
+    let strict =
+        DEFAULT.replace("when = { fact = \"request.nights\", gt = 3 }", "when = { fact = \"request.nights\", gt = 2 }");
+    let strict = RuleSet::from_toml("strict.toml", &strict).expect("valid");
+    let two_nights = {
+        let mut f = clean();
+        f.set("request.nights", FactValue::Int(2));
+        f
+    };
+    let three = clean();
+    let cases = [("a", Outcome::AutoApprove, &two_nights), ("b", Outcome::AutoApprove, &three)];
+    let (total, changes) = simulate(&strict, cases.iter().map(|(c, o, f)| (*c, *o, *f)));
+    assert_eq!(total, 2);
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].case.as_str(), changes[0].after), ("b", Outcome::ManualReview));
+}
+
+#[test]
+fn missing_facts_are_reported() {
+    let mut f = clean();
+    f.0.remove("firm.grade");
+    f.set("request.nights", FactValue::Text("3".into()));
+    let p = f.problems();
+    assert_eq!(p.len(), 2, "{p:?}");
+}
