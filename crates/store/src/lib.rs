@@ -103,6 +103,42 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;
     async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>>;
 
+    /// Marks a round as running (a worker picked it up).
+    async fn start_prereview(&self, application_id: &str, round: i64, now: i64) -> StoreResult<()>;
+    async fn prereview_progress(&self, application_id: &str, round: i64, done: i64) -> StoreResult<()>;
+    /// Records the report, the decision, the tracks and the new status, and completes the job —
+    /// all or nothing. False if the job is no longer this worker's or the round is stale.
+    async fn finish_prereview(&self, finish: &PrereviewFinish, actor: &str) -> StoreResult<bool>;
+    async fn decisions(&self, application_id: &str) -> StoreResult<Vec<DecisionRecord>>;
+    async fn decisions_since(&self, since: i64) -> StoreResult<Vec<DecisionRecord>>;
+    async fn tracks(&self, application_id: &str) -> StoreResult<Vec<TrackRecord>>;
+    async fn track(&self, track_id: &str) -> StoreResult<Option<TrackRecord>>;
+    /// A department's queue in a district, oldest first; `pending` lists only cases still under review.
+    async fn review_queue(
+        &self,
+        district: &str,
+        department: &str,
+        status: Option<&str>,
+    ) -> StoreResult<Vec<TrackRecord>>;
+    /// Decides a pending track and moves the application: any rejection rejects, a correction
+    /// request returns it to the firm, both approvals approve. Returns the track and new status.
+    async fn decide_track(
+        &self,
+        decision: &TrackDecision,
+        actor: &str,
+    ) -> StoreResult<(TrackRecord, ApplicationStatus)>;
+    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<ApplicationRecord>>;
+    async fn applications_by_firm(&self, firm_id: &str) -> StoreResult<Vec<ApplicationRecord>>;
+    async fn firm_records(&self, firm_id: &str) -> StoreResult<Vec<FirmRecordEntry>>;
+    /// Adds a record entry and, if the grade changes, the new grade and its history line.
+    async fn add_firm_record(
+        &self,
+        entry: &FirmRecordEntry,
+        change: Option<&GradeChange>,
+        actor: &str,
+    ) -> StoreResult<()>;
+    async fn grade_changes(&self, firm_id: &str) -> StoreResult<Vec<GradeChange>>;
+
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
     /// Recomputes the whole chain and names the first broken link.

@@ -141,3 +141,90 @@ pub struct JobRecord {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// The rules' decision for one round, with the facts it was made on (for replay).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DecisionRecord {
+    pub application_id: String,
+    pub round: i64,
+    pub outcome: String,
+    pub ruleset_id: String,
+    pub ruleset_version: String,
+    pub ruleset_sha256: String,
+    /// JSON list of Chinese reasons.
+    pub reasons: String,
+    /// JSON trace: rule, result, facts read.
+    pub trace: String,
+    /// JSON snapshot of all facts.
+    pub facts: String,
+    pub decided_at: i64,
+}
+
+/// One department's review of one round of an application.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TrackRecord {
+    pub id: String,
+    pub application_id: String,
+    pub round: i64,
+    /// `construction` or `environment`.
+    pub department: String,
+    pub district: String,
+    /// `pending`, `approved`, `rejected` or `correction_requested`.
+    pub status: String,
+    /// JSON list of the reasons the case needs a human.
+    pub reasons: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub comment: Option<String>,
+    pub created_at: i64,
+}
+
+/// Everything a finished pre-review changes, written in one transaction with the job's end.
+#[derive(Debug, Clone)]
+pub struct PrereviewFinish {
+    pub job_id: String,
+    pub worker: String,
+    pub application_id: String,
+    pub round: i64,
+    /// `pass` or `needs_correction`.
+    pub outcome: String,
+    pub findings: String,
+    pub new_status: nightpermit_domain::ApplicationStatus,
+    pub decision: Option<DecisionRecord>,
+    pub tracks: Vec<TrackRecord>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrackDecision {
+    pub track_id: String,
+    /// `approved`, `rejected` or `correction_requested`.
+    pub status: String,
+    pub decided_by: String,
+    pub comment: Option<String>,
+    pub now: i64,
+}
+
+/// A fact of a firm's record: an upheld complaint, an inspection violation, a penalty, a clean
+/// completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct FirmRecordEntry {
+    pub id: String,
+    pub firm_id: String,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub note: String,
+    pub recorded_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct GradeChange {
+    pub id: String,
+    pub firm_id: String,
+    pub from_grade: String,
+    pub to_grade: String,
+    pub points: i64,
+    pub cause: String,
+    pub at: i64,
+}

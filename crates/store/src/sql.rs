@@ -50,6 +50,10 @@ const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run
 const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
 const AUDIT_COLUMNS: &str = "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash";
 const FIRM_COLUMNS: &str = "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at";
+const TRACK_COLUMNS: &str =
+    "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
+const DECISION_COLUMNS: &str =
+    "application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at";
 const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -740,6 +744,336 @@ impl Store for SqlStore {
         let pattern = format!("{{\"application_id\":\"{application_id}\",%");
         Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"))
             .bind(pattern)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn start_prereview(&self, application_id: &str, round: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE prereview_rounds SET state = 'running', started_at = COALESCE(started_at, $1) WHERE application_id = $2 AND round = $3 AND state <> 'done'")
+            .bind(now)
+            .bind(application_id)
+            .bind(round)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn prereview_progress(&self, application_id: &str, round: i64, done: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE prereview_rounds SET materials_done = $1 WHERE application_id = $2 AND round = $3 AND state <> 'done'")
+            .bind(done)
+            .bind(application_id)
+            .bind(round)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_prereview(&self, f: &PrereviewFinish, actor: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        // The job must still be ours: a worker whose lease ran out must not overwrite the retry.
+        let held = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
+            .bind(f.now)
+            .bind(&f.job_id)
+            .bind(&f.worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if held != 1 {
+            return Ok(false);
+        }
+        let app = Self::application_in(&mut tx, &f.application_id).await?;
+        let current = status_of(&app)?;
+        if current != ApplicationStatus::Prereview || app.round != f.round {
+            // A stale job (the firm withdrew, or a newer round exists): finish it, change nothing.
+            tx.commit().await?;
+            return Ok(true);
+        }
+        if !current.can_become(f.new_status) {
+            return Err(StoreError::WrongStatus { current });
+        }
+        sqlx::query("UPDATE prereview_rounds SET state = 'done', finished_at = $1, outcome = $2, findings = $3, materials_done = materials_total WHERE application_id = $4 AND round = $5")
+            .bind(f.now)
+            .bind(&f.outcome)
+            .bind(&f.findings)
+            .bind(&f.application_id)
+            .bind(f.round)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(d) = &f.decision {
+            sqlx::query("INSERT INTO decisions (application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(&d.application_id)
+                .bind(d.round)
+                .bind(&d.outcome)
+                .bind(&d.ruleset_id)
+                .bind(&d.ruleset_version)
+                .bind(&d.ruleset_sha256)
+                .bind(&d.reasons)
+                .bind(&d.trace)
+                .bind(&d.facts)
+                .bind(d.decided_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for t in &f.tracks {
+            sqlx::query(&format!(
+                "INSERT INTO review_tracks ({TRACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&t.id)
+            .bind(&t.application_id)
+            .bind(t.round)
+            .bind(&t.department)
+            .bind(&t.district)
+            .bind(&t.status)
+            .bind(&t.reasons)
+            .bind(&t.decided_by)
+            .bind(t.decided_at)
+            .bind(&t.comment)
+            .bind(t.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(f.new_status.id())
+            .bind(f.now)
+            .bind(&f.application_id)
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: f.now,
+                actor,
+                action: "prereview.finished",
+                entity: "application",
+                entity_id: &f.application_id,
+                before: status_json(current),
+                after: Some(
+                    serde_json::json!({"status": f.new_status.id(), "round": f.round, "outcome": f.outcome,
+                "findings": serde_json::from_str::<serde_json::Value>(&f.findings).unwrap_or_default()})
+                    .to_string(),
+                ),
+            },
+        )
+        .await?;
+        if let Some(d) = &f.decision {
+            self.append_audit(&mut tx, AuditEvent {
+                at: f.now, actor, action: "rules.decided", entity: "application", entity_id: &f.application_id,
+                before: None,
+                after: Some(serde_json::json!({"outcome": d.outcome, "ruleset": d.ruleset_id, "version": d.ruleset_version,
+                    "sha256": d.ruleset_sha256, "trace": serde_json::from_str::<serde_json::Value>(&d.trace).unwrap_or_default()}).to_string()),
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn decisions(&self, application_id: &str) -> StoreResult<Vec<DecisionRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE application_id = $1 ORDER BY round"
+        ))
+        .bind(application_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn decisions_since(&self, since: i64) -> StoreResult<Vec<DecisionRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE decided_at >= $1 ORDER BY decided_at, application_id"
+        ))
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn tracks(&self, application_id: &str) -> StoreResult<Vec<TrackRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {TRACK_COLUMNS} FROM review_tracks WHERE application_id = $1 AND round = (SELECT MAX(round) FROM review_tracks WHERE application_id = $1) ORDER BY department"
+        ))
+        .bind(application_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn track(&self, track_id: &str) -> StoreResult<Option<TrackRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
+            .bind(track_id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn review_queue(
+        &self,
+        district: &str,
+        department: &str,
+        status: Option<&str>,
+    ) -> StoreResult<Vec<TrackRecord>> {
+        let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+        let (filter, bind_status) = match status {
+            // A pending task whose case has left review (the other department rejected) is no longer work.
+            Some("pending") => ("AND t.status = 'pending' AND a.status = 'under_review'", None),
+            Some(s) => ("AND t.status = $3", Some(s)),
+            None => ("", None),
+        };
+        let sql = format!(
+            "SELECT {columns} FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id"
+        );
+        let mut q = sqlx::query_as::<_, TrackRecord>(&sql).bind(district).bind(department);
+        if let Some(s) = bind_status {
+            q = q.bind(s);
+        }
+        Ok(q.fetch_all(&self.read).await?)
+    }
+
+    async fn decide_track(&self, d: &TrackDecision, actor: &str) -> StoreResult<(TrackRecord, ApplicationStatus)> {
+        let mut tx = self.begin_write().await?;
+        let track: TrackRecord = sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
+            .bind(&d.track_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let app = Self::application_in(&mut tx, &track.application_id).await?;
+        let current = status_of(&app)?;
+        if track.status != "pending" || current != ApplicationStatus::UnderReview || app.round != track.round {
+            return Err(StoreError::WrongStatus { current });
+        }
+        sqlx::query(
+            "UPDATE review_tracks SET status = $1, decided_by = $2, decided_at = $3, comment = $4 WHERE id = $5",
+        )
+        .bind(&d.status)
+        .bind(&d.decided_by)
+        .bind(d.now)
+        .bind(&d.comment)
+        .bind(&d.track_id)
+        .execute(&mut *tx)
+        .await?;
+        let siblings: Vec<TrackRecord> = sqlx::query_as(&format!(
+            "SELECT {TRACK_COLUMNS} FROM review_tracks WHERE application_id = $1 AND round = $2"
+        ))
+        .bind(&track.application_id)
+        .bind(track.round)
+        .fetch_all(&mut *tx)
+        .await?;
+        let next = match d.status.as_str() {
+            "rejected" => Some(ApplicationStatus::Rejected),
+            "correction_requested" => Some(ApplicationStatus::NeedsCorrection),
+            _ if siblings.iter().all(|t| t.status == "approved") => Some(ApplicationStatus::Approved),
+            _ => None,
+        };
+        let new_status = next.unwrap_or(current);
+        if let Some(next) = next {
+            sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(next.id())
+                .bind(d.now)
+                .bind(&track.application_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.append_audit(&mut tx, AuditEvent {
+            at: d.now, actor, action: "review.decided", entity: "application", entity_id: &track.application_id,
+            before: Some(serde_json::json!({"status": current.id(), "track": track.department, "track_status": "pending"}).to_string()),
+            after: Some(serde_json::json!({"status": new_status.id(), "track": track.department, "track_status": d.status, "comment": d.comment}).to_string()),
+        })
+        .await?;
+        let updated: TrackRecord = sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
+            .bind(&d.track_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((updated, new_status))
+    }
+
+    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<ApplicationRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE construction_permit_no = $1 ORDER BY created_at"
+        ))
+        .bind(construction_permit_no)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn applications_by_firm(&self, firm_id: &str) -> StoreResult<Vec<ApplicationRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE firm_id = $1 ORDER BY created_at"
+        ))
+        .bind(firm_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn firm_records(&self, firm_id: &str) -> StoreResult<Vec<FirmRecordEntry>> {
+        Ok(sqlx::query_as("SELECT id, firm_id, kind, occurred_at, note, recorded_by, created_at FROM firm_records WHERE firm_id = $1 ORDER BY occurred_at, id")
+            .bind(firm_id)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn add_firm_record(&self, e: &FirmRecordEntry, change: Option<&GradeChange>, actor: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO firm_records (id, firm_id, kind, occurred_at, note, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&e.id)
+            .bind(&e.firm_id)
+            .bind(&e.kind)
+            .bind(e.occurred_at)
+            .bind(&e.note)
+            .bind(&e.recorded_by)
+            .bind(e.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let after = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: e.created_at,
+                actor,
+                action: "firm.record_added",
+                entity: "firm",
+                entity_id: &e.firm_id,
+                before: None,
+                after: Some(after),
+            },
+        )
+        .await?;
+        if let Some(c) = change {
+            sqlx::query("UPDATE firms SET grade = $1 WHERE id = $2")
+                .bind(&c.to_grade)
+                .bind(&c.firm_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO grade_changes (id, firm_id, from_grade, to_grade, points, cause, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&c.id)
+                .bind(&c.firm_id)
+                .bind(&c.from_grade)
+                .bind(&c.to_grade)
+                .bind(c.points)
+                .bind(&c.cause)
+                .bind(c.at)
+                .execute(&mut *tx)
+                .await?;
+            self.append_audit(
+                &mut tx,
+                AuditEvent {
+                    at: c.at,
+                    actor,
+                    action: "firm.grade_changed",
+                    entity: "firm",
+                    entity_id: &c.firm_id,
+                    before: Some(serde_json::json!({"grade": c.from_grade}).to_string()),
+                    after: Some(
+                        serde_json::json!({"grade": c.to_grade, "points": c.points, "cause": c.cause}).to_string(),
+                    ),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn grade_changes(&self, firm_id: &str) -> StoreResult<Vec<GradeChange>> {
+        Ok(sqlx::query_as("SELECT id, firm_id, from_grade, to_grade, points, cause, at FROM grade_changes WHERE firm_id = $1 ORDER BY at, id")
+            .bind(firm_id)
             .fetch_all(&self.read)
             .await?)
     }

@@ -242,6 +242,148 @@ async fn concurrent_submits_make_one_round(s: std::sync::Arc<dyn Store>) {
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
 }
 
+fn track(id: &str, app: &str, round: i64, dept: &str) -> TrackRecord {
+    TrackRecord {
+        id: id.into(),
+        application_id: app.into(),
+        round,
+        department: dept.into(),
+        district: "jingan".into(),
+        status: "pending".into(),
+        reasons: "[\"r\"]".into(),
+        decided_by: None,
+        decided_at: None,
+        comment: None,
+        created_at: 500,
+    }
+}
+
+async fn prereview_to_review(s: &dyn Store, app: &str, job: &str, now: i64, round: i64) {
+    let claimed = s.claim_job(&[JOB_KIND_PREREVIEW], "w", now, 1000).await.expect("claim").expect("job");
+    assert_eq!(claimed.id, job);
+    s.start_prereview(app, round, now).await.expect("start");
+    s.prereview_progress(app, round, 1).await.expect("progress");
+    let finish = PrereviewFinish {
+        job_id: job.into(),
+        worker: "w".into(),
+        application_id: app.into(),
+        round,
+        outcome: "pass".into(),
+        findings: "[]".into(),
+        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
+        decision: Some(DecisionRecord {
+            application_id: app.into(),
+            round,
+            outcome: "manual_review".into(),
+            ruleset_id: "default".into(),
+            ruleset_version: "1".into(),
+            ruleset_sha256: "00".into(),
+            reasons: "[]".into(),
+            trace: "[]".into(),
+            facts: "{}".into(),
+            decided_at: now,
+        }),
+        tracks: vec![
+            track(&format!("{app}-c{round}"), app, round, "construction"),
+            track(&format!("{app}-e{round}"), app, round, "environment"),
+        ],
+        now,
+    };
+    // Another worker that lost the lease cannot finish it.
+    let mut stale = finish.clone();
+    stale.worker = "other".into();
+    assert!(!s.finish_prereview(&stale, "system").await.expect("stale"));
+    assert!(s.finish_prereview(&finish, "system").await.expect("finish"));
+    assert_eq!(s.job(job).await.expect("job").map(|j| j.state), Some("done".into()));
+}
+
+async fn review_flow(s: &dyn Store) {
+    use nightpermit_domain::ApplicationStatus::*;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for a in ["a1", "a2", "a3"] {
+        s.create_application(&application(a, "f1", 1), "firm:f1").await.expect("app");
+        s.submit_application(&submit(a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
+        prereview_to_review(s, a, &format!("j-{a}"), 200, 1).await;
+        assert_eq!(s.application(a).await.expect("get").map(|x| x.status), Some("under_review".into()));
+    }
+    let rounds = s.prereview_rounds("a1").await.expect("rounds");
+    assert_eq!((rounds[0].state.as_str(), rounds[0].outcome.as_deref()), ("done", Some("pass")));
+    assert_eq!(s.decisions("a1").await.expect("d").len(), 1);
+    assert_eq!(s.decisions_since(0).await.expect("d").len(), 3);
+    assert_eq!(s.tracks("a1").await.expect("t").len(), 2);
+    assert_eq!(s.review_queue("jingan", "construction", Some("pending")).await.expect("q").len(), 3);
+    assert_eq!(s.review_queue("xuhui", "construction", Some("pending")).await.expect("q").len(), 0);
+
+    let decide = |id: &str, status: &str| TrackDecision {
+        track_id: id.into(),
+        status: status.into(),
+        decided_by: "rev".into(),
+        comment: Some("ok".into()),
+        now: 300,
+    };
+    // a1: both approve.
+    let (_, st) = s.decide_track(&decide("a1-c1", "approved"), "staff:rev").await.expect("decide");
+    assert_eq!(st, UnderReview);
+    assert!(matches!(
+        s.decide_track(&decide("a1-c1", "approved"), "staff:rev").await,
+        Err(StoreError::WrongStatus { .. })
+    ));
+    let (t, st) = s.decide_track(&decide("a1-e1", "approved"), "staff:rev").await.expect("decide");
+    assert_eq!((st, t.status.as_str(), t.decided_by.as_deref()), (Approved, "approved", Some("rev")));
+    // a2: one rejects; the other department's task leaves the pending queue.
+    let (_, st) = s.decide_track(&decide("a2-c1", "rejected"), "staff:rev").await.expect("decide");
+    assert_eq!(st, Rejected);
+    let pending_env = s.review_queue("jingan", "environment", Some("pending")).await.expect("q");
+    assert_eq!(pending_env.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["a3-e1"]);
+    assert!(matches!(
+        s.decide_track(&decide("a2-e1", "approved"), "staff:rev").await,
+        Err(StoreError::WrongStatus { .. })
+    ));
+    // a3: correction requested, the firm resubmits: round 2, new tracks.
+    let (_, st) = s.decide_track(&decide("a3-e1", "correction_requested"), "staff:rev").await.expect("decide");
+    assert_eq!(st, NeedsCorrection);
+    let r = s.submit_application(&submit("a3", None, "j-a3-2", 400), "firm:f1").await.expect("resubmit");
+    assert_eq!(r.round, 2);
+    prereview_to_review(s, "a3", "j-a3-2", 500, 2).await;
+    let tracks = s.tracks("a3").await.expect("t");
+    assert_eq!(
+        tracks.iter().map(|t| (t.round, t.status.as_str())).collect::<Vec<_>>(),
+        vec![(2, "pending"), (2, "pending")]
+    );
+    assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
+    assert!(matches!(s.decide_track(&decide("nope", "approved"), "x").await, Err(StoreError::NotFound)));
+    assert_eq!(s.applications_by_site("310106202012150101").await.expect("site").len(), 3);
+    assert_eq!(s.applications_by_firm("f1").await.expect("firm").len(), 3);
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+async fn firm_records_and_grades(s: &dyn Store) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    let entry = |id: &str, kind: &str| FirmRecordEntry {
+        id: id.into(),
+        firm_id: "f1".into(),
+        kind: kind.into(),
+        occurred_at: 1000,
+        note: "查实".into(),
+        recorded_by: "admin".into(),
+        created_at: 1001,
+    };
+    s.add_firm_record(&entry("r1", "inspection_violation"), None, "staff:admin").await.expect("add");
+    let change = GradeChange {
+        id: "g1".into(),
+        firm_id: "f1".into(),
+        from_grade: "green".into(),
+        to_grade: "yellow".into(),
+        points: 5,
+        cause: "complaint_upheld".into(),
+        at: 1002,
+    };
+    s.add_firm_record(&entry("r2", "complaint_upheld"), Some(&change), "staff:admin").await.expect("add");
+    assert_eq!(s.firm_records("f1").await.expect("records").len(), 2);
+    assert_eq!(s.grade_changes("f1").await.expect("changes"), vec![change]);
+    assert_eq!(s.firm_by_id("f1").await.expect("firm").map(|f| f.grade), Some("yellow".into()));
+}
+
 macro_rules! contract {
     ($($name:ident),+) => {
         mod sqlite {
@@ -302,6 +444,12 @@ mod run {
     pub async fn concurrent_submits_make_one_round(s: SqlStore) {
         super::concurrent_submits_make_one_round(Arc::new(s)).await
     }
+    pub async fn review_flow(s: SqlStore) {
+        super::review_flow(&s).await
+    }
+    pub async fn firm_records_and_grades(s: SqlStore) {
+        super::firm_records_and_grades(&s).await
+    }
 }
 
 contract!(
@@ -309,5 +457,7 @@ contract!(
     applications_materials_and_submit,
     job_queue_leases_and_retries,
     audit_chain,
-    concurrent_submits_make_one_round
+    concurrent_submits_make_one_round,
+    review_flow,
+    firm_records_and_grades
 );
