@@ -1,0 +1,197 @@
+//! The automated pre-review (智能预审): every uploaded material is decoded, normalised, checked
+//! for legibility and seals, read by Tesseract, classified, and its fields cross-checked against
+//! the form. The result is a report of findings with stable codes.
+#![forbid(unsafe_code)]
+
+pub mod checks;
+pub mod findings;
+pub mod ocr;
+pub mod pages;
+pub mod synth;
+pub mod text;
+
+pub use checks::{check_case, classify, CaseForm, MaterialReading};
+pub use findings::{Finding, Region, Severity, Verdict};
+
+use nightpermit_domain::MaterialKind;
+use ocr::{OcrEngine, OcrError};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use text::{OcrLine, PageText};
+
+/// One uploaded file to review.
+#[derive(Debug, Clone)]
+pub struct MaterialFile {
+    pub id: String,
+    pub kind: MaterialKind,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrereviewReport {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub pages: usize,
+}
+
+type Task = Box<dyn FnOnce(&mut Option<OcrEngine>) + Send>;
+
+/// A fixed set of OCR threads, each with its own Tesseract, shared by all reviews in a process.
+pub struct Prereviewer {
+    tasks: Mutex<Option<mpsc::Sender<Task>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    language: String,
+}
+
+impl Prereviewer {
+    pub fn new(threads: usize) -> Self {
+        Self::with_language(threads, "chi_sim")
+    }
+
+    pub fn with_language(threads: usize, language: &str) -> Self {
+        let (tx, rx) = mpsc::channel::<Task>();
+        let rx = Arc::new(Mutex::new(rx));
+        let handles = (0..threads.max(1))
+            .map(|i| {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("ocr-{i}"))
+                    .spawn(move || {
+                        let mut engine: Option<OcrEngine> = None;
+                        loop {
+                            let task = match rx.lock() {
+                                Ok(guard) => guard.recv(),
+                                Err(_) => return,
+                            };
+                            match task {
+                                Ok(task) => task(&mut engine),
+                                Err(_) => return,
+                            }
+                        }
+                    })
+                    .unwrap_or_else(|e| panic!("cannot start OCR thread: {e}"))
+            })
+            .collect();
+        Prereviewer { tasks: Mutex::new(Some(tx)), threads: handles, language: language.to_string() }
+    }
+
+    /// Reviews one application's materials. `progress` is told how many materials are done.
+    pub fn review(&self, form: &CaseForm, files: Vec<MaterialFile>, progress: &(dyn Fn(usize) + Sync)) -> Result<PrereviewReport, OcrError> {
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Result<MaterialReading, OcrError>)>();
+        let count = files.len();
+        {
+            let guard = self.tasks.lock().map_err(|_| OcrError::Init("OCR pool poisoned".into()))?;
+            let sender = guard.as_ref().ok_or_else(|| OcrError::Init("OCR pool stopped".into()))?;
+            for (i, file) in files.into_iter().enumerate() {
+                let done = done_tx.clone();
+                let language = self.language.clone();
+                let task: Task = Box::new(move |engine: &mut Option<OcrEngine>| {
+                    let result = (|| {
+                        if engine.is_none() {
+                            *engine = Some(OcrEngine::new(&language)?);
+                        }
+                        let engine = engine.as_mut().ok_or_else(|| OcrError::Init("no engine".into()))?;
+                        Ok(read_material(engine, &file))
+                    })();
+                    let _ = done.send((i, result));
+                });
+                sender.send(task).map_err(|_| OcrError::Init("OCR pool stopped".into()))?;
+            }
+        }
+        drop(done_tx);
+        let mut readings: Vec<Option<MaterialReading>> = vec![None; count];
+        let mut finished = 0;
+        for (i, result) in done_rx {
+            readings[i] = Some(result?);
+            finished += 1;
+            progress(finished);
+        }
+        let readings: Vec<MaterialReading> = readings.into_iter().flatten().collect();
+        let pages = readings.iter().map(|r| r.pages.len()).sum();
+        let findings = check_case(form, &readings);
+        Ok(PrereviewReport { verdict: Verdict::of(&findings), findings, pages })
+    }
+}
+
+impl Drop for Prereviewer {
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tasks.lock() {
+            tx.take();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn mean_conf(lines: &[OcrLine]) -> f32 {
+    let chars: Vec<f32> = lines.iter().flat_map(|l| l.chars.iter().map(|c| c.conf)).collect();
+    if chars.is_empty() {
+        0.0
+    } else {
+        chars.iter().sum::<f32>() / chars.len() as f32
+    }
+}
+
+/// Reads one material: every page decoded, checked and OCR'd. Problems that stop the reading
+/// (unreadable file, illegible page) are returned inside the reading as its `problem`.
+pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialReading {
+    let mut reading = MaterialReading { material_id: file.id.clone(), kind: file.kind, pages: vec![], seals: vec![], problem: None };
+    let decoded = match pages::decode(&file.bytes, &file.content_type) {
+        Ok(p) => p,
+        Err(e) => {
+            reading.problem = Some(Finding::new(findings::UNREADABLE_FILE, Severity::Error, format!("“{}”无法读取：{e}", file.kind.label())));
+            return reading;
+        }
+    };
+    for (i, page) in decoded.into_iter().enumerate() {
+        let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        reading.seals.extend(pages::find_seals(&page.image, number));
+        if let Some(layer) = page.text_layer {
+            let lines = layer.lines().filter(|l| !l.trim().is_empty()).map(|l| OcrLine::certain(l.trim(), None)).collect();
+            reading.pages.push(PageText { page: number, lines });
+            continue;
+        }
+        let mut gray = pages::ocr_image(&page.image);
+        if let Some(reason) = pages::legibility_problem(&gray) {
+            let (w, h) = gray.dimensions();
+            reading.problem = Some(
+                Finding::new(findings::ILLEGIBLE, Severity::Error, format!("“{}”第{number}页无法辨认：{reason}", file.kind.label()))
+                    .at(Some(Region { page: number, x: 0, y: 0, w, h })),
+            );
+            return reading;
+        }
+        gray = pages::flatten_background(&gray);
+        if pages::is_sideways(&gray) {
+            gray = image::imageops::rotate90(&gray);
+        }
+        let skew = pages::skew_angle(&gray);
+        if skew.abs() >= 0.5 {
+            gray = pages::rotate(&gray, -skew);
+        }
+        if let Some(dir) = std::env::var_os("NIGHTPERMIT_PREREVIEW_DEBUG_DIR") {
+            // Debugging aid: the exact image OCR reads.
+            let _ = gray.save(std::path::Path::new(&dir).join(format!("{}-p{number}.png", file.id)));
+        }
+        let lines = match engine.read(&gray, pages::OCR_DPI, number) {
+            Ok(l) => l,
+            Err(e) => {
+                reading.problem = Some(Finding::new(findings::UNREADABLE_FILE, Severity::Error, format!("“{}”第{number}页识别失败：{e}", file.kind.label())));
+                return reading;
+            }
+        };
+        // Upside down reads as garbage with low confidence; the turned page then reads better.
+        let lines = if mean_conf(&lines) < 60.0 {
+            let turned = image::imageops::rotate180(&gray);
+            match engine.read(&turned, pages::OCR_DPI, number) {
+                Ok(t) if mean_conf(&t) > mean_conf(&lines) => t,
+                _ => lines,
+            }
+        } else {
+            lines
+        };
+        reading.pages.push(PageText { page: number, lines });
+    }
+    reading
+}

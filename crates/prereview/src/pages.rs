@@ -1,0 +1,400 @@
+//! From uploaded bytes to page images: decode under limits, apply EXIF orientation, render
+//! PDFs; then per page the legibility checks, the red-seal search and the image OCR reads.
+
+use crate::findings::Region;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Luma, RgbImage};
+use std::io::Cursor;
+use std::process::Command;
+
+/// Resolution OCR reads best here (measured: 200 dpi as good as 300 and faster; 150 breaks codes).
+pub const OCR_DPI: u32 = 200;
+/// Width of an A4 page at `OCR_DPI`.
+const A4_WIDTH_AT_OCR_DPI: u32 = 1654;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("文件已损坏或格式不受支持：{0}")]
+    Unreadable(String),
+    #[error("PDF 页数超过上限 {0}")]
+    TooManyPages(usize),
+}
+
+pub const MAX_PAGES: usize = 20;
+
+/// A page as decoded, and its text layer if the PDF had one.
+pub struct DecodedPage {
+    pub image: RgbImage,
+    pub text_layer: Option<String>,
+}
+
+fn limits() -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(20_000);
+    l.max_image_height = Some(20_000);
+    l.max_alloc = Some(512 * 1024 * 1024);
+    l
+}
+
+/// Decodes an image file, turning it upright by its EXIF orientation.
+pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder().map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    Ok(img.to_rgb8())
+}
+
+/// Renders every page of a PDF at `OCR_DPI` with poppler's pdftoppm and takes its text layer
+/// with pdftotext (both from poppler-utils, installed by `make`).
+pub fn decode_pdf(bytes: &[u8]) -> Result<Vec<DecodedPage>, ReadError> {
+    let dir = std::env::temp_dir().join(format!("np-pdf-{}-{}", std::process::id(), rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let result = (|| {
+        let input = dir.join("in.pdf");
+        std::fs::write(&input, bytes).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+        let out = Command::new("pdftoppm")
+            .args(["-r", &OCR_DPI.to_string(), "-png", "-l", &(MAX_PAGES + 1).to_string()])
+            .arg(&input)
+            .arg(dir.join("page"))
+            .output()
+            .map_err(|e| ReadError::Unreadable(format!("pdftoppm: {e} (install poppler-utils)")))?;
+        if !out.status.success() {
+            return Err(ReadError::Unreadable(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| ReadError::Unreadable(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(ReadError::Unreadable("PDF 中没有页面".into()));
+        }
+        if files.len() > MAX_PAGES {
+            return Err(ReadError::TooManyPages(MAX_PAGES));
+        }
+        let text = Command::new("pdftotext").args(["-layout", "-enc", "UTF-8"]).arg(&input).arg("-").output().ok();
+        let texts: Vec<String> = text
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).split('\u{c}').map(str::to_string).collect())
+            .unwrap_or_default();
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let png = std::fs::read(f).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+                let layer = texts.get(i).filter(|t| t.chars().filter(|c| !c.is_whitespace()).count() >= 20).cloned();
+                Ok(DecodedPage { image: decode_image(&png)?, text_layer: layer })
+            })
+            .collect()
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+pub fn decode(bytes: &[u8], content_type: &str) -> Result<Vec<DecodedPage>, ReadError> {
+    if content_type == "application/pdf" {
+        decode_pdf(bytes)
+    } else {
+        Ok(vec![DecodedPage { image: decode_image(bytes)?, text_layer: None }])
+    }
+}
+
+/// Why a page cannot be read reliably, if it cannot.
+pub fn legibility_problem(gray: &GrayImage) -> Option<String> {
+    let (w, h) = gray.dimensions();
+    let short = w.min(h);
+    // An A4 page under ~100 dpi loses small print; the short side of A4 at 100 dpi is 827 px.
+    if short < 800 {
+        return Some(format!("分辨率过低（{w}×{h}像素），请以200–300 dpi扫描"));
+    }
+    let (mut sum, mut hist) = (0u64, [0u64; 256]);
+    for p in gray.pixels() {
+        sum += u64::from(p[0]);
+        hist[p[0] as usize] += 1;
+    }
+    let n = u64::from(w) * u64::from(h);
+    let mean = sum / n.max(1);
+    // Per mille: text covers only a few percent of a page, so its ink sits in the lowest tail.
+    let percentile = |q: u64| -> usize {
+        let mut acc = 0;
+        for (v, c) in hist.iter().enumerate() {
+            acc += c;
+            if acc * 1000 >= n * q {
+                return v;
+            }
+        }
+        255
+    };
+    let (ink, paper) = (percentile(3), percentile(900));
+    if mean < 70 {
+        return Some("图像过暗，请在光线充足处重新拍摄或扫描".into());
+    }
+    if paper.saturating_sub(ink) < 60 {
+        return Some("图像对比度过低，文字与背景难以区分".into());
+    }
+    // Sharpness: mean absolute Laplacian over a downscaled copy; text edges vanish when blurred.
+    let small = image::imageops::resize(gray, w / 2, h / 2, image::imageops::FilterType::Triangle);
+    let (sw, sh) = small.dimensions();
+    let mut energy = 0u64;
+    let mut count = 0u64;
+    for y in 1..sh - 1 {
+        for x in 1..sw - 1 {
+            let c = i32::from(small.get_pixel(x, y)[0]);
+            let lap = 4 * c
+                - i32::from(small.get_pixel(x - 1, y)[0])
+                - i32::from(small.get_pixel(x + 1, y)[0])
+                - i32::from(small.get_pixel(x, y - 1)[0])
+                - i32::from(small.get_pixel(x, y + 1)[0]);
+            if lap.unsigned_abs() > 40 {
+                energy += 1;
+            }
+            count += 1;
+        }
+    }
+    // Share of strong edges, per thousand pixels; crisp text pages are far above this.
+    let per_mille = energy * 1000 / count.max(1);
+    if per_mille < 2 {
+        return Some("图像过于模糊，请重新扫描或对焦后拍摄".into());
+    }
+    None
+}
+
+/// Whether a pixel is seal red (not black text, not paper).
+fn is_seal_red(p: &image::Rgb<u8>) -> bool {
+    let [r, g, b] = p.0;
+    r > 120 && i32::from(r) - i32::from(g) > 50 && i32::from(r) - i32::from(b) > 50
+}
+
+/// Red seals on a page: clusters of red pixels whose bounding box is roughly square and large
+/// enough, and which are ring-like or filled discs rather than a red underline.
+pub fn find_seals(rgb: &RgbImage, page: u32) -> Vec<Region> {
+    // Work on a 1/4 grid: a seal is ~4 cm across, dozens of cells even at low resolution.
+    let (w, h) = rgb.dimensions();
+    let cell = 4u32;
+    let (gw, gh) = (w / cell, h / cell);
+    if gw == 0 || gh == 0 {
+        return vec![];
+    }
+    let mut grid = vec![false; (gw * gh) as usize];
+    for gy in 0..gh {
+        for gx in 0..gw {
+            let mut red = 0;
+            for dy in 0..cell {
+                for dx in 0..cell {
+                    if is_seal_red(rgb.get_pixel(gx * cell + dx, gy * cell + dy)) {
+                        red += 1;
+                    }
+                }
+            }
+            grid[(gy * gw + gx) as usize] = red >= 3;
+        }
+    }
+    let mut seen = vec![false; grid.len()];
+    let mut seals = Vec::new();
+    for start in 0..grid.len() {
+        if !grid[start] || seen[start] {
+            continue;
+        }
+        // Flood fill, joining cells up to 2 apart so a seal's ring, star and text form one blob.
+        let (mut minx, mut miny, mut maxx, mut maxy, mut cells) = (u32::MAX, u32::MAX, 0, 0, 0u32);
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i as u32 % gw, i as u32 / gw);
+            minx = minx.min(x);
+            miny = miny.min(y);
+            maxx = maxx.max(x);
+            maxy = maxy.max(y);
+            cells += 1;
+            for dy in -2i32..=2 {
+                for dx in -2i32..=2 {
+                    let (nx, ny) = (x as i32 + dx, y as i32 + dy);
+                    if nx < 0 || ny < 0 || nx >= gw as i32 || ny >= gh as i32 {
+                        continue;
+                    }
+                    let j = (ny as u32 * gw + nx as u32) as usize;
+                    if grid[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        let (bw, bh) = (maxx - minx + 1, maxy - miny + 1);
+        let min_side = (gw.min(gh) / 12).max(8);
+        let square = bw.min(bh) * 10 >= bw.max(bh) * 7;
+        let fill = f64::from(cells) / f64::from(bw * bh);
+        if bw >= min_side && bh >= min_side && square && fill > 0.08 {
+            seals.push(Region { page, x: minx * cell, y: miny * cell, w: bw * cell, h: bh * cell });
+        }
+    }
+    seals
+}
+
+/// The grey image OCR reads: the red channel (a red seal over text turns near-white while black
+/// text stays black), scaled to `OCR_DPI` for an A4-width page.
+pub fn ocr_image(rgb: &RgbImage) -> GrayImage {
+    let (w, h) = rgb.dimensions();
+    let mut gray = GrayImage::new(w, h);
+    for (x, y, p) in rgb.enumerate_pixels() {
+        gray.put_pixel(x, y, Luma([p[0]]));
+    }
+    let target = A4_WIDTH_AT_OCR_DPI;
+    let page_width = w.min(h);
+    if page_width > target * 11 / 10 || page_width < target * 8 / 10 {
+        let scale = f64::from(target) / f64::from(page_width);
+        let (nw, nh) = ((f64::from(w) * scale) as u32, (f64::from(h) * scale) as u32);
+        gray = image::imageops::resize(&gray, nw.max(1), nh.max(1), image::imageops::FilterType::Triangle);
+    }
+    gray
+}
+
+/// Evens out uneven light (phone photos, scanner shadows): divides each pixel by the local paper
+/// brightness, then whitens what is clearly paper, so OCR does not read noise in dark corners as
+/// text (a shaded, noisy photo took Tesseract 55 s and gave garbage before this).
+pub fn flatten_background(gray: &GrayImage) -> GrayImage {
+    let (w, h) = gray.dimensions();
+    let (sw, sh) = ((w / 16).max(1), (h / 16).max(1));
+    let small = image::imageops::resize(gray, sw, sh, image::imageops::FilterType::Triangle);
+    // Local maximum over 5×5 cells: the paper around the text, not the text itself.
+    let mut paper = GrayImage::new(sw, sh);
+    for y in 0..sh {
+        for x in 0..sw {
+            let mut m = 0u8;
+            for dy in y.saturating_sub(2)..(y + 3).min(sh) {
+                for dx in x.saturating_sub(2)..(x + 3).min(sw) {
+                    m = m.max(small.get_pixel(dx, dy)[0]);
+                }
+            }
+            paper.put_pixel(x, y, Luma([m.max(1)]));
+        }
+    }
+    let paper = image::imageops::resize(&paper, w, h, image::imageops::FilterType::Triangle);
+    let mut out = GrayImage::new(w, h);
+    for (x, y, p) in gray.enumerate_pixels() {
+        let bg = u32::from(paper.get_pixel(x, y)[0].max(1));
+        let v = (u32::from(p[0]) * 255 / bg).min(255);
+        out.put_pixel(x, y, Luma([if v > 215 { 255 } else { v as u8 }]));
+    }
+    out
+}
+
+/// Ink for the layout estimates below (on a flattened page downscaled 4×, strokes are grey).
+fn ink(gray: &GrayImage) -> Vec<(u32, u32)> {
+    gray.enumerate_pixels().filter(|(_, _, p)| p[0] < 180).map(|(x, y, _)| (x, y)).collect()
+}
+
+/// Variance of the row (or column) ink histogram: high when text lines run across that axis.
+fn profile_variance(points: &[(u32, u32)], len: u32, by_row: bool, angle_deg: f64, centre: (f64, f64)) -> f64 {
+    let (s, c) = angle_deg.to_radians().sin_cos();
+    let mut bins = vec![0f64; len as usize + 1];
+    for (x, y) in points {
+        let (dx, dy) = (f64::from(*x) - centre.0, f64::from(*y) - centre.1);
+        let v = if by_row { -dx * s + dy * c + centre.1 } else { dx * c + dy * s + centre.0 };
+        if v >= 0.0 && (v as usize) < bins.len() {
+            bins[v as usize] += 1.0;
+        }
+    }
+    let mean = bins.iter().sum::<f64>() / bins.len() as f64;
+    bins.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / bins.len() as f64
+}
+
+/// Share of empty bins between the first and last inked bin of a projection: text lines leave
+/// wide gaps between lines but hardly any along a line.
+fn gap_ratio(points: &[(u32, u32)], len: u32, by_row: bool) -> f64 {
+    let mut bins = vec![0u32; len as usize + 1];
+    for (x, y) in points {
+        bins[if by_row { *y } else { *x } as usize] += 1;
+    }
+    let first = bins.iter().position(|b| *b > 0).unwrap_or(0);
+    let last = bins.iter().rposition(|b| *b > 0).unwrap_or(0);
+    if last <= first {
+        return 0.0;
+    }
+    let empty = bins[first..=last].iter().filter(|b| **b == 0).count();
+    empty as f64 / (last - first + 1) as f64
+}
+
+/// Whether the page lies on its side (text lines run vertically): 90° or 270°.
+pub fn is_sideways(gray: &GrayImage) -> bool {
+    let small = image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
+    let pts = ink(&small);
+    if pts.len() < 100 {
+        return false;
+    }
+    gap_ratio(&pts, small.width(), false) > gap_ratio(&pts, small.height(), true) + 0.1
+}
+
+/// The small skew angle (degrees, ±5) that makes text lines most horizontal.
+pub fn skew_angle(gray: &GrayImage) -> f64 {
+    let small = image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
+    let pts = ink(&small);
+    if pts.len() < 100 {
+        return 0.0;
+    }
+    let centre = (f64::from(small.width()) / 2.0, f64::from(small.height()) / 2.0);
+    let score = |a: f64| profile_variance(&pts, small.height(), true, a, centre);
+    let mut best = (0.0, score(0.0));
+    let mut a = -5.0;
+    while a <= 5.0 {
+        let s = score(a);
+        if s > best.1 * 1.02 {
+            best = (a, s);
+        }
+        a += 0.5;
+    }
+    best.0
+}
+
+/// Rotates about the centre, filling with white paper.
+pub fn rotate(gray: &GrayImage, degrees: f64) -> GrayImage {
+    imageproc::geometric_transformations::rotate_about_center(
+        gray,
+        degrees.to_radians() as f32,
+        imageproc::geometric_transformations::Interpolation::Bilinear,
+        Luma([255]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth;
+
+    fn page(variant: synth::Variant) -> GrayImage {
+        let font = synth::font(0).expect("CJK font (make deps)");
+        let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+        let doc = synth::document(nightpermit_domain::MaterialKind::BusinessLicense, &case);
+        let rgb = synth::degrade(&synth::render(&doc, 200, &font), variant, 1);
+        flatten_background(&ocr_image(&rgb))
+    }
+
+    #[test]
+    fn orientation_and_skew_are_detected() {
+        assert!(!is_sideways(&page(synth::Variant::Clean)));
+        let s = page(synth::Variant::Sideways);
+        assert!(is_sideways(&s));
+        assert!(!is_sideways(&page(synth::Variant::UpsideDown)));
+        let skew = skew_angle(&page(synth::Variant::Skewed(3.0)));
+        assert!((skew.abs() - 3.0).abs() <= 1.0, "{skew}");
+        let corrected = skew_angle(&rotate(&page(synth::Variant::Skewed(3.0)), -skew));
+        assert!(corrected.abs() <= 0.5, "deskewed page still at {corrected}");
+    }
+
+    #[test]
+    fn legibility_and_seals() {
+        assert_eq!(legibility_problem(&page(synth::Variant::Clean)), None);
+        assert!(legibility_problem(&page(synth::Variant::Blurred)).is_some());
+        let font = synth::font(0).expect("font");
+        let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+        let sealed = synth::render(&synth::document(nightpermit_domain::MaterialKind::NoisePlan, &case), 200, &font);
+        assert_eq!(find_seals(&sealed, 1).len(), 1);
+        let unsealed = synth::render(&synth::document(nightpermit_domain::MaterialKind::SitePlan, &case), 200, &font);
+        assert!(find_seals(&unsealed, 1).is_empty());
+    }
+}
