@@ -41,6 +41,21 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Run a pre-review worker on its own (scale-out; several may share one Postgres).
+    Worker {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Rule sets: replay past decisions under another rule set.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Firm records (三色码): add an upheld complaint, violation, penalty or clean completion.
+    Firms {
+        #[command(subcommand)]
+        command: FirmsCommand,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -81,6 +96,37 @@ enum UsersCommand {
         /// District pinyin id, e.g. jingan (reviewers and inspectors).
         #[arg(long)]
         district: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Replay stored fact snapshots under NEW.toml and print which decisions would change.
+    /// Changes nothing.
+    Simulate {
+        #[arg(long)]
+        rules: PathBuf,
+        /// Only decisions made on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum FirmsCommand {
+    /// Add an entry to a firm's record and recompute its grade.
+    Record {
+        #[arg(long)]
+        credit_code: String,
+        /// complaint_upheld, inspection_violation, penalty or permit_completed_clean.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        note: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -132,6 +178,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(database = state.store.backend().name(), %addr, "nightpermit ready");
             println!("nightpermit listening on http://{addr}");
             nightpermit_server::serve(state, listener, nightpermit_server::shutdown_signal()).await?;
+        }
+        Command::Worker { data } => {
+            let state = nightpermit_server::build_state(settings(config, &data)?).await?;
+            println!("nightpermit worker started ({}, {} OCR threads)", state.store.backend().name(), state.settings.worker.ocr_threads);
+            nightpermit_server::app::run_worker(state, nightpermit_server::shutdown_signal()).await?;
+        }
+        Command::Rules { command: RulesCommand::Simulate { rules, since, data } } => {
+            return simulate(&settings(config, &data)?, &rules, since.as_deref()).await;
+        }
+        Command::Firms { command: FirmsCommand::Record { credit_code, kind, note, data } } => {
+            let s = settings(config, &data)?;
+            let policy = nightpermit_server::policy::Policy::load(&s)?;
+            let store = open_store(&s).await?;
+            let code = CreditCode::parse(&credit_code).map_err(|e| anyhow::anyhow!("--credit-code: {e}"))?;
+            let firm = store.firm_by_credit_code(code.as_str()).await?.with_context(|| format!("no firm registered with {code}"))?;
+            let kind = nightpermit_rules::grading::RecordKind::parse(&kind)
+                .context("--kind must be complaint_upheld, inspection_violation, penalty or permit_completed_clean")?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let out = nightpermit_server::grades::record(&store, &policy.grading, &firm, kind, now, &note, "cli", now).await?;
+            match out.change {
+                Some(c) => println!("recorded; grade {} -> {} ({} points)", c.from_grade, c.to_grade, c.points),
+                None => println!("recorded; grade stays {} ({} points)", out.grade, out.points),
+            }
         }
         Command::Migrate { data } => {
             let store = open_store(&settings(config, &data)?).await?;
@@ -255,4 +324,43 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
         println!("  {l}");
     }
     Ok(())
+}
+
+async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&str>) -> anyhow::Result<ExitCode> {
+    use chrono::TimeZone;
+    let new_rules = nightpermit_server::policy::Policy::rules_from_file(rules)?;
+    let since_ms = match since {
+        None => 0,
+        Some(d) => {
+            let date = nightpermit_domain::parse_date(d).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+            nightpermit_server::views::shanghai()
+                .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .single()
+                .map(|t| t.timestamp_millis())
+                .unwrap_or(0)
+        }
+    };
+    let store = open_store(settings).await?;
+    let decisions = store.decisions_since(since_ms).await?;
+    let mut snapshots = Vec::new();
+    for d in &decisions {
+        // Decisions made without facts (a pre-review that failed and went to a human) are not rules decisions.
+        let Ok(facts) = serde_json::from_str::<nightpermit_rules::Facts>(&d.facts) else { continue };
+        if facts.0.is_empty() {
+            continue;
+        }
+        let before = match d.outcome.as_str() {
+            "auto_approve" => nightpermit_rules::Outcome::AutoApprove,
+            "reject" => nightpermit_rules::Outcome::Reject,
+            _ => nightpermit_rules::Outcome::ManualReview,
+        };
+        snapshots.push((format!("{}#{}", d.application_id, d.round), before, facts));
+    }
+    let (total, changes) =
+        nightpermit_rules::simulate(&new_rules, snapshots.iter().map(|(c, o, f)| (c.as_str(), *o, f)));
+    println!("rule set {} {} (sha256 {}): {} decisions replayed, {} would change", new_rules.id, new_rules.version, &new_rules.sha256[..12], total, changes.len());
+    for c in &changes {
+        println!("  {}: {} -> {}  {}", c.case, c.before.id(), c.after.id(), c.after_reasons.join("；"));
+    }
+    Ok(ExitCode::SUCCESS)
 }

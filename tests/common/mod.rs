@@ -39,6 +39,8 @@ pub async fn fresh_settings(db: Db) -> Settings {
     s.storage.data_dir = temp_dir("data");
     s.storage.blob_dir = PathBuf::new();
     s.limits.max_upload_bytes = 256 * 1024;
+    // Intake tests look at queued jobs; pre-review tests start a worker explicitly.
+    s.worker.in_process = false;
     s.database_url = match db {
         Db::Sqlite => None,
         Db::Postgres => Some(DatabaseUrl(
@@ -73,6 +75,27 @@ impl TestApp {
             h.await.expect("join").expect("server ended cleanly");
         }
         self.settings.clone()
+    }
+
+    /// Starts a pre-review worker in this process, as `nightpermit worker` would.
+    pub fn start_worker(&self) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(nightpermit_server::app::run_worker(self.state.clone(), async move {
+            let _ = rx.await;
+        }));
+        (tx, handle)
+    }
+
+    /// Polls until the application leaves `prereview` (or the time runs out).
+    pub async fn wait_prereview(&self, token: &str, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        loop {
+            let v: Value = self.get(&format!("/api/v1/applications/{id}"), Some(token)).await.json().await.expect("json");
+            if v["status"] != "prereview" || std::time::Instant::now() > deadline {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -32,18 +32,26 @@ impl OcrEngine {
 
     fn create(&self) -> Result<Tesseract, OcrError> {
         // Debian's chi_sim is the fast LSTM model: only the LSTM engine works with it.
-        Tesseract::new_with_oem(None, Some(&self.language), tesseract::OcrEngineMode::LstmOnly)
-            .map_err(|e| OcrError::Init(e.to_string()))?
-            .set_variable("tessedit_pageseg_mode", "6")
-            .map_err(|e| OcrError::Init(e.to_string()))
+        Tesseract::new_with_oem(None, Some(&self.language), tesseract::OcrEngineMode::LstmOnly).map_err(|e| OcrError::Init(e.to_string()))
     }
 
-    /// Reads a grey page; lines with per-character confidences and regions on `page`.
+    /// Reads a grey page as a block of text (page segmentation mode 6); lines with
+    /// per-character confidences and regions on `page`.
     pub fn read(&mut self, gray: &GrayImage, dpi: u32, page: u32) -> Result<Vec<OcrLine>, OcrError> {
+        self.read_with_psm(gray, dpi, page, "6")
+    }
+
+    /// Reads an image holding one line of text (mode 7), for a second look at a doubtful line.
+    pub fn read_line(&mut self, gray: &GrayImage, dpi: u32, page: u32) -> Result<Vec<OcrLine>, OcrError> {
+        self.read_with_psm(gray, dpi, page, "7")
+    }
+
+    fn read_with_psm(&mut self, gray: &GrayImage, dpi: u32, page: u32, psm: &str) -> Result<Vec<OcrLine>, OcrError> {
         let tess = match self.tess.take() {
             Some(t) => t,
             None => self.create()?,
         };
+        let tess = tess.set_variable("tessedit_pageseg_mode", psm).map_err(|e| OcrError::Recognise(e.to_string()))?;
         let (w, h) = gray.dimensions();
         let width = i32::try_from(w).map_err(|e| OcrError::Recognise(e.to_string()))?;
         let height = i32::try_from(h).map_err(|e| OcrError::Recognise(e.to_string()))?;

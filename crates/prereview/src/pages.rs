@@ -104,6 +104,56 @@ pub fn decode(bytes: &[u8], content_type: &str) -> Result<Vec<DecodedPage>, Read
     }
 }
 
+/// Below this share of strong edges among inked pixels a page is too blurred to read.
+const MIN_SHARPNESS: f64 = 0.4;
+
+/// Strong edges (|Laplacian| > 40) per inked, non-flat pixel on a half-size copy: crisp strokes are
+/// almost all edge, blurred ones spread into soft grey. Independent of how much text a page has.
+pub fn sharpness(gray: &GrayImage) -> f64 {
+    let (w, h) = gray.dimensions();
+    let small = image::imageops::resize(gray, (w / 2).max(3), (h / 2).max(3), image::imageops::FilterType::Triangle);
+    let (sw, sh) = small.dimensions();
+    let mut hist = [0u64; 256];
+    for p in small.pixels() {
+        hist[p[0] as usize] += 1;
+    }
+    let half = u64::from(sw) * u64::from(sh) / 2;
+    let mut acc = 0;
+    let paper = hist.iter().position(|c| {
+        acc += c;
+        acc >= half
+    });
+    // Anything clearly darker than the paper is ink or its blurred halo.
+    let ink_below = i32::try_from(paper.unwrap_or(255)).unwrap_or(255) - 40;
+    let (mut edges, mut ink) = (0u64, 0u64);
+    for y in 1..sh - 1 {
+        for x in 1..sw - 1 {
+            let c = i32::from(small.get_pixel(x, y)[0]);
+            let lap = 4 * c
+                - i32::from(small.get_pixel(x - 1, y)[0])
+                - i32::from(small.get_pixel(x + 1, y)[0])
+                - i32::from(small.get_pixel(x, y - 1)[0])
+                - i32::from(small.get_pixel(x, y + 1)[0]);
+            // Flat dark areas (a drawing's filled shapes, table shading) are not text: only
+            // dark pixels where the tone changes count.
+            if c < ink_below && lap.unsigned_abs() > 4 {
+                ink += 1;
+            }
+            if lap.unsigned_abs() > 40 {
+                edges += 1;
+            }
+        }
+    }
+    edges as f64 / ink.max(1) as f64
+}
+
+/// Whether a page carries (almost) no marks at all: a blank back side or an empty annex page.
+/// Such a page has nothing to read and is skipped rather than called illegible.
+pub fn is_blank(gray: &GrayImage) -> bool {
+    let dark = gray.pixels().filter(|p| p[0] < 160).count() as u64;
+    dark * 10_000 < u64::from(gray.width()) * u64::from(gray.height()) * 5
+}
+
 /// Why a page cannot be read reliably, if it cannot.
 pub fn legibility_problem(gray: &GrayImage) -> Option<String> {
     let (w, h) = gray.dimensions();
@@ -130,35 +180,27 @@ pub fn legibility_problem(gray: &GrayImage) -> Option<String> {
         }
         255
     };
-    let (ink, paper) = (percentile(3), percentile(900));
+    // Ink: the darkest 2000 pixels, however little text the page has; paper: the median.
+    let ink = {
+        let (mut acc, mut sum) = (0u64, 0u64);
+        for (v, c) in hist.iter().enumerate() {
+            let take = (*c).min(2000 - acc);
+            acc += take;
+            sum += take * v as u64;
+            if acc >= 2000 {
+                break;
+            }
+        }
+        (sum / acc.max(1)) as usize
+    };
+    let paper = percentile(500);
     if mean < 70 {
         return Some("图像过暗，请在光线充足处重新拍摄或扫描".into());
     }
     if paper.saturating_sub(ink) < 60 {
         return Some("图像对比度过低，文字与背景难以区分".into());
     }
-    // Sharpness: mean absolute Laplacian over a downscaled copy; text edges vanish when blurred.
-    let small = image::imageops::resize(gray, w / 2, h / 2, image::imageops::FilterType::Triangle);
-    let (sw, sh) = small.dimensions();
-    let mut energy = 0u64;
-    let mut count = 0u64;
-    for y in 1..sh - 1 {
-        for x in 1..sw - 1 {
-            let c = i32::from(small.get_pixel(x, y)[0]);
-            let lap = 4 * c
-                - i32::from(small.get_pixel(x - 1, y)[0])
-                - i32::from(small.get_pixel(x + 1, y)[0])
-                - i32::from(small.get_pixel(x, y - 1)[0])
-                - i32::from(small.get_pixel(x, y + 1)[0]);
-            if lap.unsigned_abs() > 40 {
-                energy += 1;
-            }
-            count += 1;
-        }
-    }
-    // Share of strong edges, per thousand pixels; crisp text pages are far above this.
-    let per_mille = energy * 1000 / count.max(1);
-    if per_mille < 2 {
+    if sharpness(gray) < MIN_SHARPNESS {
         return Some("图像过于模糊，请重新扫描或对焦后拍摄".into());
     }
     None
@@ -384,6 +426,32 @@ mod tests {
         assert!((skew.abs() - 3.0).abs() <= 1.0, "{skew}");
         let corrected = skew_angle(&rotate(&page(synth::Variant::Skewed(3.0)), -skew));
         assert!(corrected.abs() <= 0.5, "deskewed page still at {corrected}");
+    }
+
+    #[test]
+    fn sharpness_separates_blur_from_sparse_pages() {
+        let raw = |v| {
+            let font = synth::font(0).expect("font");
+            let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+            let doc = synth::document(nightpermit_domain::MaterialKind::BusinessLicense, &case);
+            ocr_image(&synth::degrade(&synth::render(&doc, 200, &font), v, 1))
+        };
+        for v in [synth::Variant::Clean, synth::Variant::Photo, synth::Variant::Noisy, synth::Variant::Skewed(2.0), synth::Variant::Blurred] {
+            eprintln!("{v:?}: {:.3}", sharpness(&raw(v)));
+        }
+        let font = synth::font(0).expect("font");
+        let annex = synth::Doc { title: "附件1".into(), lines: vec!["（本页无正文）".into()], seal_over_line: None, drawing: false };
+        let sparse = ocr_image(&synth::render(&annex, 200, &font));
+        eprintln!("sparse: {:.3}", sharpness(&sparse));
+        assert_eq!(legibility_problem(&sparse), None);
+        let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+        let drawing = ocr_image(&synth::render(&synth::document(nightpermit_domain::MaterialKind::SitePlan, &case), 200, &font));
+        eprintln!("site plan: {:.3}", sharpness(&drawing));
+        assert_eq!(legibility_problem(&drawing), None);
+        assert!(sharpness(&raw(synth::Variant::Blurred)) < MIN_SHARPNESS);
+        for v in [synth::Variant::Clean, synth::Variant::Photo, synth::Variant::Noisy] {
+            assert!(sharpness(&raw(v)) > MIN_SHARPNESS * 2.0, "{v:?}");
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
 }
 
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let policy = crate::policy::Policy::load(&settings)?;
     let store = open_store(&settings).await?;
     let blob_dir = settings.blob_dir();
     std::fs::create_dir_all(&blob_dir).with_context(|| format!("cannot create blob dir {}", blob_dir.display()))?;
@@ -44,17 +45,41 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         blobs: Arc::new(LocalBlobStore::new(blob_dir)),
         metrics: Arc::new(Metrics::new()?),
         clock: Clock::default(),
+        policy: Arc::new(policy),
     })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets requests in flight finish.
+/// With `worker.in_process`, a pre-review worker runs alongside and finishes its job first.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = state.settings.worker.in_process.then(|| {
+        let prereviewer = Arc::new(nightpermit_prereview::Prereviewer::new(state.settings.worker.ocr_threads));
+        let id = format!("serve-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        tokio::spawn(crate::worker::run(state.clone(), prereviewer, id, stop_rx))
+    });
     let app = routes::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    served
+}
+
+/// Runs a stand-alone pre-review worker (`nightpermit worker`) until `shutdown` resolves.
+pub async fn run_worker(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let prereviewer = Arc::new(nightpermit_prereview::Prereviewer::new(state.settings.worker.ocr_threads));
+    let id = format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let handle = tokio::spawn(crate::worker::run(state, prereviewer, id, stop_rx));
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    handle.await.context("worker task")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

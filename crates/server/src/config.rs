@@ -18,6 +18,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub jobs: JobSettings,
+    pub worker: WorkerSettings,
+    pub rules: RulesSettings,
     pub districts: BTreeMap<String, DistrictAuthorities>,
     /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
     #[serde(skip)]
@@ -55,6 +57,20 @@ pub struct LimitSettings {
 pub struct JobSettings {
     pub lease_secs: i64,
     pub max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    pub in_process: bool,
+    pub ocr_threads: usize,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RulesSettings {
+    pub file: PathBuf,
+    pub calendar: PathBuf,
+    pub grading: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]

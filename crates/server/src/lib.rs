@@ -7,12 +7,16 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod facts;
 pub mod form;
+pub mod grades;
 pub mod metrics;
+pub mod policy;
 pub mod routes;
 pub mod state;
 pub mod upload;
 pub mod views;
+pub mod worker;
 
 pub use app::{build_state, open_store, serve, shutdown_signal};
 pub use config::Settings;

@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::policy::Policy;
 use nightpermit_store::{BlobStore, Store};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    pub policy: Arc<Policy>,
 }
 
 /// Wall-clock milliseconds; tests can shift it to simulate expiry without sleeping.

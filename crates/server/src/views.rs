@@ -99,12 +99,10 @@ pub struct ApplicationView {
     pub contact: Contact,
     pub materials: Vec<MaterialView>,
     pub prereview: Option<PrereviewView>,
-    /// The rules decision, once made.
-    #[schema(value_type = Option<Object>)]
-    pub decision: Option<Value>,
+    /// The rules decision for the latest round, once made.
+    pub decision: Option<DecisionView>,
     /// One review track per department, once routed.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub tracks: Option<Vec<Value>>,
+    pub tracks: Option<Vec<TrackView>>,
     /// The sealed permit, once issued.
     #[schema(value_type = Option<Object>)]
     pub permit: Option<Value>,
@@ -141,4 +139,40 @@ pub struct SubmitView {
     /// Pre-review round started by this submission (1 for the first, 2 after a correction, ...).
     pub round: i64,
     pub submitted_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceView {
+    pub rule: String,
+    /// Whether the rule's condition held.
+    pub result: bool,
+    /// The facts the rule read, with their values.
+    #[schema(value_type = Object)]
+    pub facts: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DecisionView {
+    /// auto_approve, manual_review or reject.
+    pub outcome: String,
+    pub ruleset_id: String,
+    pub ruleset_version: String,
+    /// sha256 of the exact rule file used.
+    pub ruleset_sha256: String,
+    pub reasons: Vec<String>,
+    pub trace: Vec<TraceView>,
+    pub decided_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackView {
+    /// The review task id (reviewers decide it at /api/v1/review/tasks/{id}/decision).
+    pub id: String,
+    pub department: nightpermit_domain::Department,
+    /// pending, approved, rejected or correction_requested.
+    pub status: String,
+    pub reasons: Vec<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub comment: Option<String>,
 }

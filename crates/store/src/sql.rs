@@ -910,8 +910,9 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<TrackRecord>> {
         let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
         let (filter, bind_status) = match status {
-            // A pending task whose case has left review (the other department rejected) is no longer work.
-            Some("pending") => ("AND t.status = 'pending' AND a.status = 'under_review'", None),
+            // A pending task whose case has left review (the other department rejected or asked
+            // for a correction), or whose round was superseded, is no longer work.
+            Some("pending") => ("AND t.status = 'pending' AND a.status = 'under_review' AND t.round = a.round", None),
             Some(s) => ("AND t.status = $3", Some(s)),
             None => ("", None),
         };

@@ -52,6 +52,27 @@ fn status_of(app: &ApplicationRecord) -> ApiResult<ApplicationStatus> {
         .map_err(|_| ApiError::internal(anyhow::anyhow!("application {} has unknown status {}", app.id, app.status)))
 }
 
+fn round_view(r: nightpermit_store::PrereviewRoundRecord) -> PrereviewView {
+    PrereviewView {
+        round: r.round,
+        state: r.state,
+        submitted_at: rfc3339(r.submitted_at),
+        finished_at: r.finished_at.map(rfc3339),
+        outcome: r.outcome,
+        findings: r.findings.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+        progress: Progress { materials_done: r.materials_done, materials_total: r.materials_total },
+    }
+}
+
+/// Every pre-review round of an application, oldest first (earlier rounds are kept).
+#[utoipa::path(get, path = "/api/v1/applications/{id}/prereview", tag = "applications", security(("bearer" = [])),
+    params(("id" = String, Path, description = "application id")),
+    responses((status = 200, body = Vec<PrereviewView>), (status = 404, body = Problem)))]
+pub async fn list_rounds(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Vec<PrereviewView>>> {
+    let app = visible_application(&state, &caller, &id).await?;
+    Ok(Json(state.store.prereview_rounds(&app.id).await?.into_iter().map(round_view).collect()))
+}
+
 /// Builds the full API.md view of one application.
 pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiResult<ApplicationView> {
     let form = stored_form(&app)?;
@@ -76,14 +97,30 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
             uploaded_at: rfc3339(m.created_at),
         })
         .collect();
-    let prereview = state.store.prereview_rounds(&app.id).await?.pop().map(|r| PrereviewView {
-        round: r.round,
-        state: r.state,
-        submitted_at: rfc3339(r.submitted_at),
-        finished_at: r.finished_at.map(rfc3339),
-        outcome: r.outcome,
-        findings: r.findings.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
-        progress: Progress { materials_done: r.materials_done, materials_total: r.materials_total },
+    let prereview = state.store.prereview_rounds(&app.id).await?.pop().map(round_view);
+    let decision = state.store.decisions(&app.id).await?.pop().map(|d| DecisionView {
+        outcome: d.outcome,
+        ruleset_id: d.ruleset_id,
+        ruleset_version: d.ruleset_version,
+        ruleset_sha256: d.ruleset_sha256,
+        reasons: serde_json::from_str(&d.reasons).unwrap_or_default(),
+        trace: serde_json::from_str(&d.trace).unwrap_or_default(),
+        decided_at: rfc3339(d.decided_at),
+    });
+    let tracks = state.store.tracks(&app.id).await?;
+    let tracks = (!tracks.is_empty()).then(|| {
+        tracks
+            .into_iter()
+            .map(|t| TrackView {
+                id: t.id,
+                department: t.department.parse().unwrap_or(nightpermit_domain::Department::Construction),
+                status: t.status,
+                reasons: serde_json::from_str(&t.reasons).unwrap_or_default(),
+                decided_by: t.decided_by,
+                decided_at: t.decided_at.map(rfc3339),
+                comment: t.comment,
+            })
+            .collect()
     });
     Ok(ApplicationView {
         id: app.id,
@@ -100,8 +137,8 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
         contact: form.contact,
         materials,
         prereview,
-        decision: None,
-        tracks: None,
+        decision,
+        tracks,
         permit: None,
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),

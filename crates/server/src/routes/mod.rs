@@ -2,8 +2,10 @@
 //! built from the same list the router serves.
 
 pub mod accounts;
+pub mod admin;
 pub mod applications;
 pub mod ops;
+pub mod review;
 
 use crate::error::{ApiError, Problem};
 use crate::metrics;
@@ -25,6 +27,8 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     components(schemas(Problem, crate::error::FieldError)),
     tags((name = "accounts", description = "施工单位注册与登录"), (name = "applications", description = "申请、材料与提交"),
+         (name = "review", description = "两部门并联审核"),
+         (name = "admin", description = "企业信用记录与三色码"),
          (name = "operations", description = "运维"))
 )]
 pub struct ApiDoc;
@@ -51,6 +55,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::upload_material))
         .routes(routes!(applications::delete_material))
         .routes(routes!(applications::submit_application))
+        .routes(routes!(applications::list_rounds))
+        .routes(routes!(review::list_tasks))
+        .routes(routes!(review::decide_task))
+        .routes(routes!(admin::add_record, admin::get_records))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

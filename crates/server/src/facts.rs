@@ -1,0 +1,108 @@
+//! Assembles the facts of a case for the rules from the store: the firm's record, the site's
+//! record, the request, the pre-review and the calendar. The snapshot is stored with the
+//! decision so `rules simulate` can replay it.
+
+use crate::form::ApplicationForm;
+use crate::policy::Calendar;
+use crate::state::AppState;
+use crate::views::shanghai;
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone};
+use nightpermit_rules::grading::RecordKind;
+use nightpermit_rules::{FactValue, Facts, Interval};
+use nightpermit_store::{ApplicationRecord, FirmRecord, StoreResult};
+
+/// Statuses in which an application's nights count as approved.
+const APPROVED: &[&str] = &["approved", "issued", "expired", "revoked"];
+/// Large value for "never happened", so "less than N days since" stays false.
+const NEVER: i64 = 100_000;
+
+fn local(ms: i64) -> NaiveDateTime {
+    shanghai().timestamp_millis_opt(ms).single().map(|t: DateTime<_>| t.naive_local()).unwrap_or_default()
+}
+
+fn intervals(form: &ApplicationForm) -> Vec<Interval> {
+    form.window().map(|w| w.intervals().into_iter().map(|(start, end)| Interval { start, end }).collect()).unwrap_or_default()
+}
+
+pub async fn assemble(
+    state: &AppState,
+    app: &ApplicationRecord,
+    form: &ApplicationForm,
+    firm: &FirmRecord,
+    calendar: &Calendar,
+    prereview_warnings: usize,
+    now_ms: i64,
+) -> StoreResult<Facts> {
+    let now = local(now_ms);
+    let mut f = Facts::default();
+
+    // The firm's record.
+    let firm_apps = state.store.applications_by_firm(&firm.id).await?;
+    let permits_24m = firm_apps
+        .iter()
+        .filter(|a| a.id != app.id && APPROVED.contains(&a.status.as_str()) && local(a.updated_at) > now - Duration::days(730))
+        .count();
+    let records = state.store.firm_records(&firm.id).await?;
+    let in_year = |kind: RecordKind| {
+        records.iter().filter(|r| r.kind == kind.id() && local(r.occurred_at) > now - Duration::days(365)).count() as i64
+    };
+    let last_complaint = records.iter().filter(|r| r.kind == RecordKind::ComplaintUpheld.id()).map(|r| r.occurred_at).max();
+    f.set("firm.grade", FactValue::Text(firm.grade.clone()))
+        .set("firm.permits_24m", FactValue::Int(permits_24m as i64))
+        .set("firm.upheld_complaints_12m", FactValue::Int(in_year(RecordKind::ComplaintUpheld)))
+        .set(
+            "firm.days_since_upheld_complaint",
+            FactValue::Int(last_complaint.map(|t| (now - local(t)).num_days()).unwrap_or(NEVER)),
+        )
+        .set("firm.inspection_violations_12m", FactValue::Int(in_year(RecordKind::InspectionViolation)))
+        .set("firm.penalties_12m", FactValue::Int(in_year(RecordKind::Penalty)));
+
+    // The site's record: other approved applications for the same construction permit.
+    let requested = intervals(form);
+    let first = requested.first().map(|i| i.start.date()).unwrap_or(now.date());
+    let same_month = |d: chrono::NaiveDate| d.year() == first.year() && d.month() == first.month();
+    let mut days_this_month = 0i64;
+    let mut last_end: Option<NaiveDateTime> = None;
+    for other in state.store.applications_by_site(&app.construction_permit_no).await? {
+        if other.id == app.id || !APPROVED.contains(&other.status.as_str()) {
+            continue;
+        }
+        let Ok(other_form) = serde_json::from_str::<ApplicationForm>(&other.form) else { continue };
+        for night in intervals(&other_form) {
+            if same_month(night.start.date()) {
+                days_this_month += 1;
+            }
+            last_end = Some(last_end.map_or(night.end, |e| e.max(night.end)));
+        }
+    }
+    let requested_this_month = requested.iter().filter(|i| same_month(i.start.date())).count() as i64;
+    // Hours from the end of the site's last approved night to the start of the first requested
+    // one; negative when they overlap.
+    let gap_hours = last_end
+        .zip(requested.first())
+        .map(|(end, next)| (next.start - end).num_minutes() as f64 / 60.0)
+        .unwrap_or(NEVER as f64);
+    f.set("site.night_days_this_month", FactValue::Int(days_this_month))
+        .set("site.night_days_with_request", FactValue::Int(days_this_month + requested_this_month))
+        .set("site.hours_since_last_approval_end", FactValue::Number(gap_hours));
+
+    // The request.
+    let window = form.window();
+    f.set("request.nights", FactValue::Int(window.map(|w| w.nights()).unwrap_or(0)))
+        .set("request.nightly_hours", FactValue::Number(window.map(|w| w.nightly_minutes() as f64 / 60.0).unwrap_or(0.0)))
+        .set("request.process", FactValue::Text(form.night_work.process.id().into()))
+        .set("request.district", FactValue::Text(form.district.id().into()))
+        .set(
+            "request.max_equipment_db",
+            FactValue::Int(form.equipment.iter().map(|e| i64::from(e.sound_level_db)).max().unwrap_or(0)),
+        )
+        .set("request.measures", FactValue::TextList(form.measures.clone()))
+        .set(
+            "request.nights_on_holidays",
+            FactValue::Int(requested.iter().filter(|i| calendar.holidays.contains(&i.start.date())).count() as i64),
+        )
+        .set("request.intervals", FactValue::Intervals(requested))
+        .set("prereview.warnings", FactValue::Int(prereview_warnings as i64))
+        .set("calendar.exam_quiet_periods", FactValue::Intervals(calendar.exam_quiet_periods.clone()));
+    Ok(f)
+}

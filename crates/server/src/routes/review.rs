@@ -1,0 +1,169 @@
+//! Department review: each department's queue of flagged cases in its district, and decisions.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
+use crate::state::AppState;
+use crate::views::rfc3339;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use nightpermit_domain::{ApplicationStatus, Department, Role};
+use nightpermit_store::{StoreError, TrackDecision, TrackRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReviewTask {
+    pub id: String,
+    pub application_id: String,
+    pub round: i64,
+    pub department: Department,
+    pub district: String,
+    /// pending, approved, rejected or correction_requested.
+    pub status: String,
+    /// Why the case needs a human (the rules' reasons).
+    pub reasons: Vec<String>,
+    pub project_name: String,
+    pub firm_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub created_at: String,
+    /// How long the task has waited (or waited until decided), in hours.
+    pub waited_hours: f64,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TaskQuery {
+    /// Must be the reviewer's own department (default).
+    department: Option<String>,
+    /// pending (default), approved, rejected, correction_requested or all.
+    status: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskList {
+    pub items: Vec<ReviewTask>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TaskDecisionBody {
+    /// approve, reject or request_correction.
+    pub outcome: String,
+    /// Required when rejecting or requesting a correction; shown to the firm.
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskDecisionView {
+    pub task: ReviewTask,
+    /// The application's status after this decision.
+    pub application_status: ApplicationStatus,
+}
+
+/// The reviewer's department and district, or 403 for anyone else.
+fn reviewer(caller: &Caller) -> ApiResult<(Department, String)> {
+    match (caller.role(), caller.department(), caller.district()) {
+        (Role::Reviewer, Some(dep), Some(dis)) => Ok((dep, dis.id().to_string())),
+        _ => Err(ApiError::forbidden("只有区级审批人员可以处理审核任务")),
+    }
+}
+
+pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask> {
+    let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
+    let firm = state.store.firm_by_id(&app.firm_id).await?;
+    let form: crate::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let until = t.decided_at.unwrap_or_else(|| state.clock.now_ms());
+    Ok(ReviewTask {
+        department: t.department.parse().unwrap_or(Department::Construction),
+        reasons: serde_json::from_str(&t.reasons).unwrap_or_default(),
+        project_name: form.project.name,
+        firm_name: firm.map(|f| f.name).unwrap_or_default(),
+        start_date: app.start_date,
+        end_date: app.end_date,
+        created_at: rfc3339(t.created_at),
+        waited_hours: ((until - t.created_at) as f64 / 3_600_000.0 * 100.0).round() / 100.0,
+        decided_at: t.decided_at.map(rfc3339),
+        id: t.id,
+        application_id: t.application_id,
+        round: t.round,
+        district: t.district,
+        status: t.status,
+        decided_by: t.decided_by,
+        comment: t.comment,
+    })
+}
+
+/// A reviewer's queue: their department, their district, oldest first.
+#[utoipa::path(get, path = "/api/v1/review/tasks", tag = "review", security(("bearer" = [])), params(TaskQuery),
+    responses((status = 200, body = TaskList), (status = 403, body = Problem)))]
+pub async fn list_tasks(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<TaskQuery>) -> ApiResult<Json<TaskList>> {
+    let (department, district) = reviewer(&caller)?;
+    if let Some(asked) = q.department.as_deref() {
+        if asked != department.id() {
+            return Err(ApiError::forbidden(format!("您属于{}，只能查看本部门的审核任务", department.label())));
+        }
+    }
+    let status = q.status.as_deref().unwrap_or("pending");
+    let filter = match status {
+        "all" => None,
+        "pending" | "approved" | "rejected" | "correction_requested" => Some(status),
+        other => return Err(ApiError::field("status", "UNKNOWN_STATUS", format!("未知的任务状态“{other}”"))),
+    };
+    let mut items = Vec::new();
+    for t in state.store.review_queue(&district, department.id(), filter).await? {
+        items.push(task_view(&state, t).await?);
+    }
+    Ok(Json(TaskList { items }))
+}
+
+/// Decide one task: approve, reject, or return the case to the firm for correction.
+#[utoipa::path(post, path = "/api/v1/review/tasks/{id}/decision", tag = "review", security(("bearer" = [])),
+    params(("id" = String, Path, description = "task id")), request_body = TaskDecisionBody,
+    responses((status = 200, body = TaskDecisionView), (status = 404, body = Problem), (status = 409, body = Problem, description = "already decided or case no longer under review"),
+              (status = 422, body = Problem)))]
+pub async fn decide_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TaskDecisionBody>,
+) -> ApiResult<Json<TaskDecisionView>> {
+    let (department, district) = reviewer(&caller)?;
+    let track = state.store.track(&id).await?.filter(|t| t.department == department.id() && t.district == district);
+    let track = track.ok_or_else(|| ApiError::not_found("审核任务"))?;
+    let status = match body.outcome.as_str() {
+        "approve" => "approved",
+        "reject" => "rejected",
+        "request_correction" => "correction_requested",
+        other => {
+            return Err(ApiError::field("outcome", "UNKNOWN_OUTCOME", format!("未知的审核结论“{other}”；应为 approve、reject 或 request_correction")))
+        }
+    };
+    let comment = body.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    if status != "approved" && comment.is_none() {
+        return Err(ApiError::field("comment", "COMMENT_REQUIRED", "不予批准或要求补正时必须填写意见，申请人将看到该意见"));
+    }
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
+        return Err(ApiError::field("comment", "TOO_LONG", "审核意见最多1000字"));
+    }
+    let decision = TrackDecision {
+        track_id: track.id.clone(),
+        status: status.into(),
+        decided_by: caller.actor(),
+        comment,
+        now: state.clock.now_ms(),
+    };
+    let (updated, app_status) = match state.store.decide_track(&decision, &caller.actor()).await {
+        Err(StoreError::WrongStatus { current }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "TASK_CLOSED",
+                format!("该任务已处理或申请已不在审核中（当前状态：{}）", current.label()),
+            ))
+        }
+        other => other?,
+    };
+    Ok(Json(TaskDecisionView { task: task_view(&state, updated).await?, application_status: app_status }))
+}
