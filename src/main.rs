@@ -181,7 +181,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Worker { data } => {
             let state = nightpermit_server::build_state(settings(config, &data)?).await?;
-            println!("nightpermit worker started ({}, {} OCR threads)", state.store.backend().name(), state.settings.worker.ocr_threads);
+            println!(
+                "nightpermit worker started ({}, {} OCR threads)",
+                state.store.backend().name(),
+                state.settings.worker.ocr_threads
+            );
             nightpermit_server::app::run_worker(state, nightpermit_server::shutdown_signal()).await?;
         }
         Command::Rules { command: RulesCommand::Simulate { rules, since, data } } => {
@@ -192,11 +196,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let policy = nightpermit_server::policy::Policy::load(&s)?;
             let store = open_store(&s).await?;
             let code = CreditCode::parse(&credit_code).map_err(|e| anyhow::anyhow!("--credit-code: {e}"))?;
-            let firm = store.firm_by_credit_code(code.as_str()).await?.with_context(|| format!("no firm registered with {code}"))?;
+            let firm = store
+                .firm_by_credit_code(code.as_str())
+                .await?
+                .with_context(|| format!("no firm registered with {code}"))?;
             let kind = nightpermit_rules::grading::RecordKind::parse(&kind)
                 .context("--kind must be complaint_upheld, inspection_violation, penalty or permit_completed_clean")?;
             let now = chrono::Utc::now().timestamp_millis();
-            let out = nightpermit_server::grades::record(&store, &policy.grading, &firm, kind, now, &note, "cli", now).await?;
+            let out = nightpermit_server::grades::record(&store, &policy.grading, &firm, kind, now, &note, "cli", now)
+                .await?;
             match out.change {
                 Some(c) => println!("recorded; grade {} -> {} ({} points)", c.from_grade, c.to_grade, c.points),
                 None => println!("recorded; grade stays {} ({} points)", out.grade, out.points),
@@ -358,7 +366,14 @@ async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&s
     }
     let (total, changes) =
         nightpermit_rules::simulate(&new_rules, snapshots.iter().map(|(c, o, f)| (c.as_str(), *o, f)));
-    println!("rule set {} {} (sha256 {}): {} decisions replayed, {} would change", new_rules.id, new_rules.version, &new_rules.sha256[..12], total, changes.len());
+    println!(
+        "rule set {} {} (sha256 {}): {} decisions replayed, {} would change",
+        new_rules.id,
+        new_rules.version,
+        &new_rules.sha256[..12],
+        total,
+        changes.len()
+    );
     for c in &changes {
         println!("  {}: {} -> {}  {}", c.case, c.before.id(), c.after.id(), c.after_reasons.join("；"));
     }

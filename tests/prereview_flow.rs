@@ -29,8 +29,12 @@ fn form_for(c: &SynthCase) -> Value {
 
 async fn register(app: &TestApp, c: &SynthCase) -> String {
     let r = app
-        .post_json("/api/v1/firms", None, &json!({"credit_code": c.credit_code, "name": c.firm_name, "password": "night-permit-1",
-            "contact_name": "张三", "contact_phone": "13800000000"}))
+        .post_json(
+            "/api/v1/firms",
+            None,
+            &json!({"credit_code": c.credit_code, "name": c.firm_name, "password": "night-permit-1",
+            "contact_name": "张三", "contact_phone": "13800000000"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
     app.login(&c.credit_code, "night-permit-1").await
@@ -67,7 +71,13 @@ async fn submitted(app: &TestApp, token: &str, c: &SynthCase, plan: &[(MaterialK
 fn codes(v: &Value) -> Vec<(String, String)> {
     v["prereview"]["findings"]
         .as_array()
-        .map(|f| f.iter().map(|x| (x["code"].as_str().unwrap_or("").to_string(), x["severity"].as_str().unwrap_or("").to_string())).collect())
+        .map(|f| {
+            f.iter()
+                .map(|x| {
+                    (x["code"].as_str().unwrap_or("").to_string(), x["severity"].as_str().unwrap_or("").to_string())
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -87,14 +97,25 @@ async fn add_reviewers(app: &TestApp) -> (String, String, String) {
         district: Some(district.into()),
         created_at: 0,
     };
-    for (u, d, dis) in [("jc", "construction", "jingan"), ("je", "environment", "jingan"), ("xe", "environment", "xuhui")] {
+    for (u, d, dis) in
+        [("jc", "construction", "jingan"), ("je", "environment", "jingan"), ("xe", "environment", "xuhui")]
+    {
         app.state.store.create_staff(&add(u, d, dis), "test").await.expect("staff");
     }
-    (app.login("jc", "review-pass-1").await, app.login("je", "review-pass-1").await, app.login("xe", "review-pass-1").await)
+    (
+        app.login("jc", "review-pass-1").await,
+        app.login("je", "review-pass-1").await,
+        app.login("xe", "review-pass-1").await,
+    )
 }
 
 async fn decide(app: &TestApp, token: &str, task: &str, outcome: &str, comment: Option<&str>) -> reqwest::Response {
-    app.post_json(&format!("/api/v1/review/tasks/{task}/decision"), Some(token), &json!({"outcome": outcome, "comment": comment})).await
+    app.post_json(
+        &format!("/api/v1/review/tasks/{task}/decision"),
+        Some(token),
+        &json!({"outcome": outcome, "comment": comment}),
+    )
+    .await
 }
 
 /// A clean application: pre-review passes; the firm has no permit history, so the rules send it
@@ -107,7 +128,13 @@ async fn clean_case_through_review(db: Db) {
     let id = submitted(&app, &token, &c, &clean_plan()).await;
 
     // A worker claims the job and dies; its lease has run out by the time the next one looks.
-    let job = app.state.store.claim_job(&["prereview"], "dead-worker", app.state.clock.now_ms(), -1).await.expect("claim").expect("job");
+    let job = app
+        .state
+        .store
+        .claim_job(&["prereview"], "dead-worker", app.state.clock.now_ms(), -1)
+        .await
+        .expect("claim")
+        .expect("job");
     assert_eq!(job.attempts, 1);
     let (stop, worker) = app.start_worker();
     let v = app.wait_prereview(&token, &id).await;
@@ -119,7 +146,11 @@ async fn clean_case_through_review(db: Db) {
     let jobs = app.state.store.jobs_for_application(&id).await.expect("jobs");
     assert_eq!((jobs[0].state.as_str(), jobs[0].attempts), ("done", 2));
     assert_eq!(v["decision"]["outcome"], "manual_review");
-    assert!(v["decision"]["reasons"].as_array().expect("reasons").iter().any(|r| r.as_str().is_some_and(|r| r.contains("少于3次"))));
+    assert!(v["decision"]["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .any(|r| r.as_str().is_some_and(|r| r.contains("少于3次"))));
     assert_eq!(v["decision"]["trace"].as_array().map(Vec::len), Some(10));
     assert_eq!(v["decision"]["ruleset_version"], "2026.1");
     let tracks = v["tracks"].as_array().expect("tracks");
@@ -134,7 +165,12 @@ async fn clean_case_through_review(db: Db) {
     // Another district's reviewer and another department's queue are closed.
     let xq: Value = app.get("/api/v1/review/tasks", Some(&xe)).await.json().await.expect("json");
     assert_eq!(xq["items"].as_array().map(Vec::len), Some(0));
-    problem(app.get("/api/v1/review/tasks?department=environment", Some(&jc)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    problem(
+        app.get("/api/v1/review/tasks?department=environment", Some(&jc)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
     problem(decide(&app, &je, &task, "approve", None).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     problem(decide(&app, &token, &task, "approve", None).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     field_error(decide(&app, &jc, &task, "reject", None).await, "comment", "COMMENT_REQUIRED").await;
@@ -182,12 +218,20 @@ async fn defects_correction_and_rejection() {
     licence.seal_over_line = Some(1);
     let (_, bytes) = synth::file(&licence, Variant::Clean, Format::Png, 200, &font, 7);
     assert_eq!(app.upload(&token, &id, "business_license", "licence.png", bytes).await.status(), StatusCode::CREATED);
-    upload_plan(&app, &token, &id, &c, &[
-        (MaterialKind::ConstructionPermit, Variant::UpsideDown, Format::Png),
-        (MaterialKind::ProcessCertificate, Variant::Clean, Format::Png),
-        (MaterialKind::ResidentNotice, Variant::Clean, Format::Png),
-    ]).await;
-    let (_, site) = synth::file(&synth::document(MaterialKind::SitePlan, &c), Variant::Clean, Format::Png, 200, &font, 3);
+    upload_plan(
+        &app,
+        &token,
+        &id,
+        &c,
+        &[
+            (MaterialKind::ConstructionPermit, Variant::UpsideDown, Format::Png),
+            (MaterialKind::ProcessCertificate, Variant::Clean, Format::Png),
+            (MaterialKind::ResidentNotice, Variant::Clean, Format::Png),
+        ],
+    )
+    .await;
+    let (_, site) =
+        synth::file(&synth::document(MaterialKind::SitePlan, &c), Variant::Clean, Format::Png, 200, &font, 3);
     let r = app.upload(&token, &id, "site_plan", "plan.png", site[..site.len() / 3].to_vec()).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.submit(&token, &id, None).await.status(), StatusCode::ACCEPTED);
@@ -200,28 +244,47 @@ async fn defects_correction_and_rejection() {
         assert!(errors.contains(&code.to_string()), "{code} missing in {errors:?}");
     }
     assert!(!errors.contains(&"PERMIT_NO_MISMATCH".to_string()), "upside-down permit misread: {errors:?}");
-    let name = v["prereview"]["findings"].as_array().expect("findings").iter().find(|f| f["code"] == "FIRM_NAME_MISMATCH").cloned().expect("finding");
+    let name = v["prereview"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "FIRM_NAME_MISMATCH")
+        .cloned()
+        .expect("finding");
     assert_eq!(name["expected"], c.firm_name.as_str());
     assert!(name["material_id"].is_string() && name["kind"] == "business_license");
 
     // Correct: replace the licence and the site plan, add the noise plan, resubmit.
     for m in v["materials"].as_array().expect("materials") {
         if m["kind"] == "business_license" || m["kind"] == "site_plan" {
-            let r = app.client.delete(app.url(&format!("/api/v1/applications/{id}/materials/{}", m["id"].as_str().expect("id"))))
-                .bearer_auth(&token).send().await.expect("delete");
+            let r = app
+                .client
+                .delete(app.url(&format!("/api/v1/applications/{id}/materials/{}", m["id"].as_str().expect("id"))))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("delete");
             assert_eq!(r.status(), StatusCode::NO_CONTENT);
         }
     }
-    upload_plan(&app, &token, &id, &c, &[
-        (MaterialKind::BusinessLicense, Variant::Noisy, Format::Png),
-        (MaterialKind::NoisePlan, Variant::Clean, Format::Png),
-        (MaterialKind::SitePlan, Variant::Clean, Format::Png),
-    ]).await;
+    upload_plan(
+        &app,
+        &token,
+        &id,
+        &c,
+        &[
+            (MaterialKind::BusinessLicense, Variant::Noisy, Format::Png),
+            (MaterialKind::NoisePlan, Variant::Clean, Format::Png),
+            (MaterialKind::SitePlan, Variant::Clean, Format::Png),
+        ],
+    )
+    .await;
     let r: Value = app.submit(&token, &id, Some("round-2")).await.json().await.expect("json");
     assert_eq!(r["round"], 2);
     let v = app.wait_prereview(&token, &id).await;
     assert_eq!(v["status"], "under_review", "{:?}", codes(&v));
-    let rounds: Value = app.get(&format!("/api/v1/applications/{id}/prereview"), Some(&token)).await.json().await.expect("json");
+    let rounds: Value =
+        app.get(&format!("/api/v1/applications/{id}/prereview"), Some(&token)).await.json().await.expect("json");
     assert_eq!(rounds.as_array().map(Vec::len), Some(2));
     assert_eq!(rounds[0]["outcome"], "needs_correction");
 
@@ -229,7 +292,11 @@ async fn defects_correction_and_rejection() {
     let (jc, je, _) = add_reviewers(&app).await;
     let eq: Value = app.get("/api/v1/review/tasks", Some(&je)).await.json().await.expect("json");
     let task = eq["items"][0]["id"].as_str().expect("task").to_string();
-    let r: Value = decide(&app, &je, &task, "request_correction", Some("请补充夜间噪声监测方案")).await.json().await.expect("json");
+    let r: Value = decide(&app, &je, &task, "request_correction", Some("请补充夜间噪声监测方案"))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(r["application_status"], "needs_correction");
     let v: Value = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.json().await.expect("json");
     assert!(v["tracks"].as_array().expect("tracks").iter().any(|t| t["comment"] == "请补充夜间噪声监测方案"));
@@ -255,9 +322,14 @@ async fn defects_correction_and_rejection() {
 async fn auto_approval_under_a_custom_rule_set() {
     let mut s = fresh_settings(Db::Sqlite).await;
     s.limits.max_upload_bytes = 20 * 1024 * 1024;
-    let default = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/rules/default.toml")).expect("rules");
-    let relaxed = default.replace("when = { fact = \"firm.permits_24m\", lt = 3 }", "when = { fact = \"firm.permits_24m\", lt = 0 }")
-        .replace("when = { fact = \"prereview.warnings\", gt = 0 }", "when = { fact = \"prereview.warnings\", gt = 100 }");
+    let default =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/rules/default.toml")).expect("rules");
+    let relaxed = default
+        .replace("when = { fact = \"firm.permits_24m\", lt = 3 }", "when = { fact = \"firm.permits_24m\", lt = 0 }")
+        .replace(
+            "when = { fact = \"prereview.warnings\", gt = 0 }",
+            "when = { fact = \"prereview.warnings\", gt = 100 }",
+        );
     let file = s.storage.data_dir.join("relaxed.toml");
     std::fs::create_dir_all(&s.storage.data_dir).expect("dir");
     std::fs::write(&file, relaxed).expect("write");
@@ -271,8 +343,20 @@ async fn auto_approval_under_a_custom_rule_set() {
     let v = app.wait_prereview(&token, &id).await;
     assert_eq!(v["status"], "approved", "{:?} {}", codes(&v), v["decision"]);
     assert_eq!(v["decision"]["outcome"], "auto_approve");
-    assert!(v["tracks"].as_array().expect("tracks").iter().all(|t| t["status"] == "approved" && t["decided_by"] == "system"));
-    let actions: Vec<String> = app.state.store.audit_entries_for("application", &id).await.expect("audit").into_iter().map(|e| e.action).collect();
+    assert!(v["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .all(|t| t["status"] == "approved" && t["decided_by"] == "system"));
+    let actions: Vec<String> = app
+        .state
+        .store
+        .audit_entries_for("application", &id)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert!(actions.contains(&"rules.decided".to_string()), "{actions:?}");
     let _ = stop.send(());
     worker.await.expect("join").expect("worker");

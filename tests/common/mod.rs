@@ -90,7 +90,8 @@ impl TestApp {
     pub async fn wait_prereview(&self, token: &str, id: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
         loop {
-            let v: Value = self.get(&format!("/api/v1/applications/{id}"), Some(token)).await.json().await.expect("json");
+            let v: Value =
+                self.get(&format!("/api/v1/applications/{id}"), Some(token)).await.json().await.expect("json");
             if v["status"] != "prereview" || std::time::Instant::now() > deadline {
                 return v;
             }

@@ -26,7 +26,12 @@ fn main() {
     let mut engine = ocr::OcrEngine::new("chi_sim").expect("tesseract");
     let t = std::time::Instant::now();
     let reading = read_material(&mut engine, &MaterialFile { id: "m".into(), kind, content_type: ct, bytes });
-    println!("read in {:?}; seals {:?}; problem {:?}", t.elapsed(), reading.seals, reading.problem.as_ref().map(|p| &p.message));
+    println!(
+        "read in {:?}; seals {:?}; problem {:?}",
+        t.elapsed(),
+        reading.seals,
+        reading.problem.as_ref().map(|p| &p.message)
+    );
     for p in &reading.pages {
         for l in &p.lines {
             let low: String = l.chars.iter().map(|c| if c.conf < text::SURE { '?' } else { '.' }).collect();

@@ -35,7 +35,9 @@ pub struct MaterialReading {
 /// Keywords that identify each kind of document, strongest first.
 fn keywords(kind: MaterialKind) -> &'static [&'static str] {
     match kind {
-        MaterialKind::BusinessLicense => &["营业执照", "统一社会信用代码", "法定代表人", "经营范围", "注册资本", "营业期限"],
+        MaterialKind::BusinessLicense => {
+            &["营业执照", "统一社会信用代码", "法定代表人", "经营范围", "注册资本", "营业期限"]
+        }
         MaterialKind::ConstructionPermit => &["施工许可证", "建筑工程施工许可", "合同工期", "发证机关", "建设规模"],
         MaterialKind::ProcessCertificate => &["特殊工艺", "质量监督", "连续施工", "夜间施工证明", "工艺要求"],
         MaterialKind::NoisePlan => &["噪声污染防治", "防治措施", "降噪", "隔声", "噪声控制"],
@@ -83,21 +85,31 @@ impl Ctx<'_> {
                     .at(region),
             ),
             Comparison::Uncertain { found } => self.push(
-                Finding::new(code, Severity::Warning, format!("{}上的{what}识别不确定，请人工核对", self.m.kind.label()))
-                    .expected_found(expected, found)
-                    .at(region),
+                Finding::new(
+                    code,
+                    Severity::Warning,
+                    format!("{}上的{what}识别不确定，请人工核对", self.m.kind.label()),
+                )
+                .expected_found(expected, found)
+                .at(region),
             ),
         }
     }
 
     fn not_found(&mut self, what: &str) {
-        self.push(Finding::new(FIELD_UNCERTAIN, Severity::Warning, format!("未能在{}上识别出{what}，请人工核对", self.m.kind.label())));
+        self.push(Finding::new(
+            FIELD_UNCERTAIN,
+            Severity::Warning,
+            format!("未能在{}上识别出{what}，请人工核对", self.m.kind.label()),
+        ));
     }
 }
 
 fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
     match labeled_value(&cx.m.pages, &["名称", "企业名称", "单位名称"]) {
-        Some((value, region)) => cx.compared(FIRM_NAME_MISMATCH, "单位名称", &form.firm_name, compare(&form.firm_name, &value), region),
+        Some((value, region)) => {
+            cx.compared(FIRM_NAME_MISMATCH, "单位名称", &form.firm_name, compare(&form.firm_name, &value), region)
+        }
         None => cx.not_found("单位名称"),
     }
     match read_credit_code(&cx.m.pages, Some(&form.credit_code)) {
@@ -115,15 +127,23 @@ fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
         Some(CodeReading::Invalid { text, doubtful, region }) => {
             if doubtful {
                 cx.push(
-                    Finding::new(FIELD_UNCERTAIN, Severity::Warning, "统一社会信用代码识别不确定（校验位不符），请人工核对")
-                        .expected_found(&form.credit_code, text)
-                        .at(region),
+                    Finding::new(
+                        FIELD_UNCERTAIN,
+                        Severity::Warning,
+                        "统一社会信用代码识别不确定（校验位不符），请人工核对",
+                    )
+                    .expected_found(&form.credit_code, text)
+                    .at(region),
                 );
             } else {
                 cx.push(
-                    Finding::new(CREDIT_CODE_INVALID, Severity::Error, "营业执照上的统一社会信用代码校验位错误，请核对执照是否真实有效")
-                        .expected_found(&form.credit_code, text)
-                        .at(region),
+                    Finding::new(
+                        CREDIT_CODE_INVALID,
+                        Severity::Error,
+                        "营业执照上的统一社会信用代码校验位错误，请核对执照是否真实有效",
+                    )
+                    .expected_found(&form.credit_code, text)
+                    .at(region),
                 );
             }
         }
@@ -133,7 +153,10 @@ fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
         if range.end.is_some_and(|end| end < form.end_date) {
             cx.push(
                 Finding::new(DOCUMENT_EXPIRED, Severity::Error, "营业执照营业期限在申请的夜间施工结束前到期")
-                    .expected_found(format!("至少至{}", form.end_date), range.end.map(|d| d.to_string()).unwrap_or_default())
+                    .expected_found(
+                        format!("至少至{}", form.end_date),
+                        range.end.map(|d| d.to_string()).unwrap_or_default(),
+                    )
                     .at(region),
             );
         }
@@ -147,7 +170,14 @@ fn check_permit(cx: &mut Ctx, form: &CaseForm) {
             let digits: Vec<OcrChar> = value
                 .iter()
                 .filter(|c| c.ch.is_ascii_alphanumeric() || c.ch == '-')
-                .map(|c| OcrChar { ch: match c.ch { 'O' | 'o' => '0', 'l' | 'I' => '1', x => x }, conf: c.conf })
+                .map(|c| OcrChar {
+                    ch: match c.ch {
+                        'O' | 'o' => '0',
+                        'l' | 'I' => '1',
+                        x => x,
+                    },
+                    conf: c.conf,
+                })
                 .collect();
             let c = compare(&form.construction_permit_no, &digits);
             cx.compared(PERMIT_NO_MISMATCH, "施工许可证编号", &form.construction_permit_no, c, region);
@@ -155,14 +185,19 @@ fn check_permit(cx: &mut Ctx, form: &CaseForm) {
         None => cx.not_found("施工许可证编号"),
     }
     match labeled_value(&cx.m.pages, &["建设单位"]) {
-        Some((value, region)) => cx.compared(PROJECT_MISMATCH, "建设单位", &form.builder, compare(&form.builder, &value), region),
+        Some((value, region)) => {
+            cx.compared(PROJECT_MISMATCH, "建设单位", &form.builder, compare(&form.builder, &value), region)
+        }
         None => cx.not_found("建设单位"),
     }
     if let Some((range, region)) = date_range_in(&cx.m.pages, &["有效期"]) {
         if range.end.is_some_and(|end| end < form.end_date) {
             cx.push(
                 Finding::new(DOCUMENT_EXPIRED, Severity::Error, "施工许可证有效期在申请的夜间施工结束前到期")
-                    .expected_found(format!("至少至{}", form.end_date), range.end.map(|d| d.to_string()).unwrap_or_default())
+                    .expected_found(
+                        format!("至少至{}", form.end_date),
+                        range.end.map(|d| d.to_string()).unwrap_or_default(),
+                    )
                     .at(region),
             );
         }
@@ -178,12 +213,10 @@ fn check_project(cx: &mut Ctx, form: &CaseForm) {
     match result {
         Some((c, region)) => cx.compared(PROJECT_MISMATCH, "项目名称", &form.project_name, c, region),
         None if cx.m.kind == MaterialKind::SitePlan => cx.not_found("项目名称"),
-        None => cx.push(Finding::new(
-            PROJECT_MISMATCH,
-            Severity::Error,
-            format!("{}中未写明申请的项目名称", cx.m.kind.label()),
-        )
-        .expected_found(&form.project_name, "")),
+        None => cx.push(
+            Finding::new(PROJECT_MISMATCH, Severity::Error, format!("{}中未写明申请的项目名称", cx.m.kind.label()))
+                .expected_found(&form.project_name, ""),
+        ),
     }
 }
 
@@ -203,12 +236,20 @@ fn check_period(cx: &mut Ctx, form: &CaseForm, hours_too: bool) {
             let covers = range.start <= form.start_date && range.end.is_none_or(|end| end >= form.end_date);
             if !covers {
                 cx.push(
-                    Finding::new(PERIOD_NOT_COVERED, Severity::Error, format!("{}载明的日期未覆盖申请的全部夜晚", cx.m.kind.label()))
-                        .expected_found(
-                            format!("{}至{}", form.start_date, form.end_date),
-                            format!("{}至{}", range.start, range.end.map(|d| d.to_string()).unwrap_or_else(|| "长期".into())),
-                        )
-                        .at(region),
+                    Finding::new(
+                        PERIOD_NOT_COVERED,
+                        Severity::Error,
+                        format!("{}载明的日期未覆盖申请的全部夜晚", cx.m.kind.label()),
+                    )
+                    .expected_found(
+                        format!("{}至{}", form.start_date, form.end_date),
+                        format!(
+                            "{}至{}",
+                            range.start,
+                            range.end.map(|d| d.to_string()).unwrap_or_else(|| "长期".into())
+                        ),
+                    )
+                    .at(region),
                 );
             }
         }
@@ -245,13 +286,21 @@ fn check_material(m: &MaterialReading, form: &CaseForm) -> Vec<Finding> {
     match classify(&m.pages) {
         Some((kind, score)) if kind != m.kind && score >= 2 && classify_score(&m.pages, m.kind) < score => {
             cx.push(
-                Finding::new(WRONG_DOCUMENT_KIND, Severity::Error, format!("上传为“{}”的文件看起来是“{}”", m.kind.label(), kind.label()))
-                    .expected_found(m.kind.label(), kind.label()),
+                Finding::new(
+                    WRONG_DOCUMENT_KIND,
+                    Severity::Error,
+                    format!("上传为“{}”的文件看起来是“{}”", m.kind.label(), kind.label()),
+                )
+                .expected_found(m.kind.label(), kind.label()),
             );
             return cx.out;
         }
         None if m.kind != MaterialKind::SitePlan => {
-            cx.push(Finding::new(FIELD_UNCERTAIN, Severity::Warning, format!("未能识别“{}”的内容，请人工核对", m.kind.label())));
+            cx.push(Finding::new(
+                FIELD_UNCERTAIN,
+                Severity::Warning,
+                format!("未能识别“{}”的内容，请人工核对", m.kind.label()),
+            ));
             return cx.out;
         }
         _ => {}
@@ -300,7 +349,9 @@ mod tests {
     fn form() -> CaseForm {
         CaseForm {
             firm_name: "上海某建设发展有限公司".into(),
-            credit_code: nightpermit_domain::CreditCode::complete("91310106MA1FL0D44").map(|c| c.to_string()).unwrap_or_default(),
+            credit_code: nightpermit_domain::CreditCode::complete("91310106MA1FL0D44")
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             project_name: "静安区某商业综合体项目".into(),
             construction_permit_no: "310106202012150101".into(),
             builder: "上海某置业有限公司".into(),
@@ -323,11 +374,55 @@ mod tests {
 
     fn clean_set(f: &CaseForm) -> Vec<MaterialReading> {
         vec![
-            reading(MaterialKind::BusinessLicense, &["营业执照", &format!("统一社会信用代码 {}", f.credit_code), &format!("名称 {}", f.firm_name), "法定代表人 张三", "营业期限 2010年01月01日至长期"], true),
-            reading(MaterialKind::ConstructionPermit, &["建筑工程施工许可证", &format!("编号 {}", f.construction_permit_no), &format!("建设单位 {}", f.builder), &format!("工程名称 {}", f.project_name), "合同工期 720天"], true),
-            reading(MaterialKind::ProcessCertificate, &["特殊工艺夜间施工证明", &format!("工程名称：{}", f.project_name), "底板大体积混凝土需连续施工", "施工日期：2026年12月1日至2026年12月3日", "上海市静安区建设工程质量监督站"], true),
-            reading(MaterialKind::NoisePlan, &["夜间施工噪声污染防治措施", &format!("项目名称：{}", f.project_name), "一、设置隔声屏障"], true),
-            reading(MaterialKind::ResidentNotice, &["致周边居民的告知书", &format!("我司承建的{}需夜间施工", f.project_name), "施工日期：2026年12月1日至2026年12月3日", "每晚22:00至次日04:00", "敬请谅解"], true),
+            reading(
+                MaterialKind::BusinessLicense,
+                &[
+                    "营业执照",
+                    &format!("统一社会信用代码 {}", f.credit_code),
+                    &format!("名称 {}", f.firm_name),
+                    "法定代表人 张三",
+                    "营业期限 2010年01月01日至长期",
+                ],
+                true,
+            ),
+            reading(
+                MaterialKind::ConstructionPermit,
+                &[
+                    "建筑工程施工许可证",
+                    &format!("编号 {}", f.construction_permit_no),
+                    &format!("建设单位 {}", f.builder),
+                    &format!("工程名称 {}", f.project_name),
+                    "合同工期 720天",
+                ],
+                true,
+            ),
+            reading(
+                MaterialKind::ProcessCertificate,
+                &[
+                    "特殊工艺夜间施工证明",
+                    &format!("工程名称：{}", f.project_name),
+                    "底板大体积混凝土需连续施工",
+                    "施工日期：2026年12月1日至2026年12月3日",
+                    "上海市静安区建设工程质量监督站",
+                ],
+                true,
+            ),
+            reading(
+                MaterialKind::NoisePlan,
+                &["夜间施工噪声污染防治措施", &format!("项目名称：{}", f.project_name), "一、设置隔声屏障"],
+                true,
+            ),
+            reading(
+                MaterialKind::ResidentNotice,
+                &[
+                    "致周边居民的告知书",
+                    &format!("我司承建的{}需夜间施工", f.project_name),
+                    "施工日期：2026年12月1日至2026年12月3日",
+                    "每晚22:00至次日04:00",
+                    "敬请谅解",
+                ],
+                true,
+            ),
             reading(MaterialKind::SitePlan, &["施工现场平面布置图", &format!("工程名称：{}", f.project_name)], false),
         ]
     }
@@ -348,16 +443,98 @@ mod tests {
     fn each_defect_gives_its_code() {
         let f = form();
         let cases: Vec<(usize, Vec<&str>, bool, &str)> = vec![
-            (0, vec!["营业执照", "统一社会信用代码 91310106MA1FL0D44W", "名称 上海华浦建设发展有限公司", "法定代表人"], true, FIRM_NAME_MISMATCH),
-            (0, vec!["营业执照", "统一社会信用代码 91310000132200821H", "名称 上海某建设发展有限公司", "法定代表人"], true, CREDIT_CODE_MISMATCH),
-            (0, vec!["营业执照", "统一社会信用代码 91310106MA1FL0D440", "名称 上海某建设发展有限公司", "法定代表人"], true, CREDIT_CODE_INVALID),
-            (0, vec!["营业执照", "统一社会信用代码 91310106MA1FL0D44W", "名称 上海某建设发展有限公司", "营业期限 2010年01月01日至2026年12月02日", "法定代表人"], true, DOCUMENT_EXPIRED),
-            (1, vec!["建筑工程施工许可证", "编号 310106202012150199", "建设单位 上海某置业有限公司", "工程名称 静安区某商业综合体项目"], true, PERMIT_NO_MISMATCH),
-            (1, vec!["建筑工程施工许可证", "编号 310106202012150101", "建设单位 上海某置业有限公司", "工程名称 徐汇区另一住宅项目"], true, PROJECT_MISMATCH),
-            (2, vec!["特殊工艺夜间施工证明", "工程名称：静安区某商业综合体项目", "质量监督", "施工日期：2026年12月1日至2026年12月2日"], true, PERIOD_NOT_COVERED),
-            (2, vec!["特殊工艺夜间施工证明", "工程名称：静安区某商业综合体项目", "质量监督", "施工日期：2026年12月1日至2026年12月3日"], false, SEAL_MISSING),
-            (4, vec!["致周边居民的告知书", "静安区某商业综合体项目", "施工日期：2026年12月1日至2026年12月3日", "每晚22:00至次日02:00", "敬请谅解"], true, PERIOD_NOT_COVERED),
-            (3, vec!["致周边居民的告知书", "静安区某商业综合体项目", "敬请谅解", "周边居民"], true, WRONG_DOCUMENT_KIND),
+            (
+                0,
+                vec!["营业执照", "统一社会信用代码 91310106MA1FL0D44W", "名称 上海华浦建设发展有限公司", "法定代表人"],
+                true,
+                FIRM_NAME_MISMATCH,
+            ),
+            (
+                0,
+                vec!["营业执照", "统一社会信用代码 91310000132200821H", "名称 上海某建设发展有限公司", "法定代表人"],
+                true,
+                CREDIT_CODE_MISMATCH,
+            ),
+            (
+                0,
+                vec!["营业执照", "统一社会信用代码 91310106MA1FL0D440", "名称 上海某建设发展有限公司", "法定代表人"],
+                true,
+                CREDIT_CODE_INVALID,
+            ),
+            (
+                0,
+                vec![
+                    "营业执照",
+                    "统一社会信用代码 91310106MA1FL0D44W",
+                    "名称 上海某建设发展有限公司",
+                    "营业期限 2010年01月01日至2026年12月02日",
+                    "法定代表人",
+                ],
+                true,
+                DOCUMENT_EXPIRED,
+            ),
+            (
+                1,
+                vec![
+                    "建筑工程施工许可证",
+                    "编号 310106202012150199",
+                    "建设单位 上海某置业有限公司",
+                    "工程名称 静安区某商业综合体项目",
+                ],
+                true,
+                PERMIT_NO_MISMATCH,
+            ),
+            (
+                1,
+                vec![
+                    "建筑工程施工许可证",
+                    "编号 310106202012150101",
+                    "建设单位 上海某置业有限公司",
+                    "工程名称 徐汇区另一住宅项目",
+                ],
+                true,
+                PROJECT_MISMATCH,
+            ),
+            (
+                2,
+                vec![
+                    "特殊工艺夜间施工证明",
+                    "工程名称：静安区某商业综合体项目",
+                    "质量监督",
+                    "施工日期：2026年12月1日至2026年12月2日",
+                ],
+                true,
+                PERIOD_NOT_COVERED,
+            ),
+            (
+                2,
+                vec![
+                    "特殊工艺夜间施工证明",
+                    "工程名称：静安区某商业综合体项目",
+                    "质量监督",
+                    "施工日期：2026年12月1日至2026年12月3日",
+                ],
+                false,
+                SEAL_MISSING,
+            ),
+            (
+                4,
+                vec![
+                    "致周边居民的告知书",
+                    "静安区某商业综合体项目",
+                    "施工日期：2026年12月1日至2026年12月3日",
+                    "每晚22:00至次日02:00",
+                    "敬请谅解",
+                ],
+                true,
+                PERIOD_NOT_COVERED,
+            ),
+            (
+                3,
+                vec!["致周边居民的告知书", "静安区某商业综合体项目", "敬请谅解", "周边居民"],
+                true,
+                WRONG_DOCUMENT_KIND,
+            ),
         ];
         for (i, lines, sealed, code) in cases {
             let mut set = clean_set(&f);

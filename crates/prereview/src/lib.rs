@@ -77,7 +77,12 @@ impl Prereviewer {
     }
 
     /// Reviews one application's materials. `progress` is told how many materials are done.
-    pub fn review(&self, form: &CaseForm, files: Vec<MaterialFile>, progress: &(dyn Fn(usize) + Sync)) -> Result<PrereviewReport, OcrError> {
+    pub fn review(
+        &self,
+        form: &CaseForm,
+        files: Vec<MaterialFile>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<PrereviewReport, OcrError> {
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<MaterialReading, OcrError>)>();
         let count = files.len();
         {
@@ -137,11 +142,16 @@ fn mean_conf(lines: &[OcrLine]) -> f32 {
 /// Reads one material: every page decoded, checked and OCR'd. Problems that stop the reading
 /// (unreadable file, illegible page) are returned inside the reading as its `problem`.
 pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialReading {
-    let mut reading = MaterialReading { material_id: file.id.clone(), kind: file.kind, pages: vec![], seals: vec![], problem: None };
+    let mut reading =
+        MaterialReading { material_id: file.id.clone(), kind: file.kind, pages: vec![], seals: vec![], problem: None };
     let decoded = match pages::decode(&file.bytes, &file.content_type) {
         Ok(p) => p,
         Err(e) => {
-            reading.problem = Some(Finding::new(findings::UNREADABLE_FILE, Severity::Error, format!("“{}”无法读取：{e}", file.kind.label())));
+            reading.problem = Some(Finding::new(
+                findings::UNREADABLE_FILE,
+                Severity::Error,
+                format!("“{}”无法读取：{e}", file.kind.label()),
+            ));
             return reading;
         }
     };
@@ -149,7 +159,8 @@ pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialRea
         let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
         reading.seals.extend(pages::find_seals(&page.image, number));
         if let Some(layer) = page.text_layer {
-            let lines = layer.lines().filter(|l| !l.trim().is_empty()).map(|l| OcrLine::certain(l.trim(), None)).collect();
+            let lines =
+                layer.lines().filter(|l| !l.trim().is_empty()).map(|l| OcrLine::certain(l.trim(), None)).collect();
             reading.pages.push(PageText { page: number, lines });
             continue;
         }
@@ -161,8 +172,12 @@ pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialRea
         if let Some(reason) = pages::legibility_problem(&gray) {
             let (w, h) = gray.dimensions();
             reading.problem = Some(
-                Finding::new(findings::ILLEGIBLE, Severity::Error, format!("“{}”第{number}页无法辨认：{reason}", file.kind.label()))
-                    .at(Some(Region { page: number, x: 0, y: 0, w, h })),
+                Finding::new(
+                    findings::ILLEGIBLE,
+                    Severity::Error,
+                    format!("“{}”第{number}页无法辨认：{reason}", file.kind.label()),
+                )
+                .at(Some(Region { page: number, x: 0, y: 0, w, h })),
             );
             return reading;
         }
@@ -181,7 +196,11 @@ pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialRea
         let lines = match engine.read(&gray, pages::OCR_DPI, number) {
             Ok(l) => l,
             Err(e) => {
-                reading.problem = Some(Finding::new(findings::UNREADABLE_FILE, Severity::Error, format!("“{}”第{number}页识别失败：{e}", file.kind.label())));
+                reading.problem = Some(Finding::new(
+                    findings::UNREADABLE_FILE,
+                    Severity::Error,
+                    format!("“{}”第{number}页识别失败：{e}", file.kind.label()),
+                ));
                 return reading;
             }
         };

@@ -32,7 +32,8 @@ impl OcrEngine {
 
     fn create(&self) -> Result<Tesseract, OcrError> {
         // Debian's chi_sim is the fast LSTM model: only the LSTM engine works with it.
-        Tesseract::new_with_oem(None, Some(&self.language), tesseract::OcrEngineMode::LstmOnly).map_err(|e| OcrError::Init(e.to_string()))
+        Tesseract::new_with_oem(None, Some(&self.language), tesseract::OcrEngineMode::LstmOnly)
+            .map_err(|e| OcrError::Init(e.to_string()))
     }
 
     /// Reads a grey page as a block of text (page segmentation mode 6); lines with

@@ -37,7 +37,8 @@ fn limits() -> image::Limits {
 
 /// Decodes an image file, turning it upright by its EXIF orientation.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let mut reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ReadError::Unreadable(e.to_string()))?;
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| ReadError::Unreadable(e.to_string()))?;
     let orientation = decoder.orientation().ok();
@@ -364,7 +365,8 @@ fn gap_ratio(points: &[(u32, u32)], len: u32, by_row: bool) -> f64 {
 
 /// Whether the page lies on its side (text lines run vertically): 90° or 270°.
 pub fn is_sideways(gray: &GrayImage) -> bool {
-    let small = image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
+    let small =
+        image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
     let pts = ink(&small);
     if pts.len() < 100 {
         return false;
@@ -374,7 +376,8 @@ pub fn is_sideways(gray: &GrayImage) -> bool {
 
 /// The small skew angle (degrees, ±5) that makes text lines most horizontal.
 pub fn skew_angle(gray: &GrayImage) -> f64 {
-    let small = image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
+    let small =
+        image::imageops::resize(gray, gray.width() / 4, gray.height() / 4, image::imageops::FilterType::Triangle);
     let pts = ink(&small);
     if pts.len() < 100 {
         return 0.0;
@@ -436,16 +439,28 @@ mod tests {
             let doc = synth::document(nightpermit_domain::MaterialKind::BusinessLicense, &case);
             ocr_image(&synth::degrade(&synth::render(&doc, 200, &font), v, 1))
         };
-        for v in [synth::Variant::Clean, synth::Variant::Photo, synth::Variant::Noisy, synth::Variant::Skewed(2.0), synth::Variant::Blurred] {
+        for v in [
+            synth::Variant::Clean,
+            synth::Variant::Photo,
+            synth::Variant::Noisy,
+            synth::Variant::Skewed(2.0),
+            synth::Variant::Blurred,
+        ] {
             eprintln!("{v:?}: {:.3}", sharpness(&raw(v)));
         }
         let font = synth::font(0).expect("font");
-        let annex = synth::Doc { title: "附件1".into(), lines: vec!["（本页无正文）".into()], seal_over_line: None, drawing: false };
+        let annex = synth::Doc {
+            title: "附件1".into(),
+            lines: vec!["（本页无正文）".into()],
+            seal_over_line: None,
+            drawing: false,
+        };
         let sparse = ocr_image(&synth::render(&annex, 200, &font));
         eprintln!("sparse: {:.3}", sharpness(&sparse));
         assert_eq!(legibility_problem(&sparse), None);
         let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
-        let drawing = ocr_image(&synth::render(&synth::document(nightpermit_domain::MaterialKind::SitePlan, &case), 200, &font));
+        let drawing =
+            ocr_image(&synth::render(&synth::document(nightpermit_domain::MaterialKind::SitePlan, &case), 200, &font));
         eprintln!("site plan: {:.3}", sharpness(&drawing));
         assert_eq!(legibility_problem(&drawing), None);
         assert!(sharpness(&raw(synth::Variant::Blurred)) < MIN_SHARPNESS);

@@ -5,7 +5,9 @@
 use ab_glyph::{FontVec, PxScale};
 use chrono::{NaiveDate, NaiveTime};
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_circle_mut, draw_hollow_rect_mut, draw_polygon_mut, draw_text_mut};
+use imageproc::drawing::{
+    draw_filled_rect_mut, draw_hollow_circle_mut, draw_hollow_rect_mut, draw_polygon_mut, draw_text_mut,
+};
 use imageproc::point::Point;
 use imageproc::rect::Rect;
 use nightpermit_domain::MaterialKind;
@@ -173,7 +175,10 @@ fn stamp_seal(img: &mut RgbImage, cx: i32, cy: i32, radius: i32, font: &FontVec,
         let angle = std::f64::consts::PI * (1.15 + 0.7 * (i as f64 + 0.5) / n * 1.0) + std::f64::consts::PI * 0.0;
         let angle = angle - std::f64::consts::PI * 0.35 + std::f64::consts::PI * 0.7 * 0.0;
         let rr = f64::from(radius) * 0.68;
-        let (x, y) = (cx + (rr * angle.cos()) as i32 - (size / 2.0) as i32, cy + (rr * angle.sin()) as i32 - (size / 2.0) as i32);
+        let (x, y) = (
+            cx + (rr * angle.cos()) as i32 - (size / 2.0) as i32,
+            cy + (rr * angle.sin()) as i32 - (size / 2.0) as i32,
+        );
         draw_text_mut(&mut seal, red, x, y, PxScale::from(size), font, &ch.to_string());
     }
     for (x, y, p) in seal.enumerate_pixels() {
@@ -211,7 +216,15 @@ pub fn render(doc: &Doc, dpi: u32, font: &FontVec) -> RgbImage {
         draw_hollow_rect_mut(&mut img, Rect::at(margin, top).of_size(w - 2 * margin as u32, h / 2), black);
         draw_filled_rect_mut(&mut img, Rect::at(margin + 80, top + 120).of_size(w / 3, h / 6), Rgb([200, 200, 200]));
         draw_hollow_circle_mut(&mut img, (margin + w as i32 / 2, top + h as i32 / 4), (dpi / 2) as i32, black);
-        draw_text_mut(&mut img, black, margin + w as i32 / 2 - 40, top + h as i32 / 4, PxScale::from(text_size), font, "塔吊");
+        draw_text_mut(
+            &mut img,
+            black,
+            margin + w as i32 / 2 - 40,
+            top + h as i32 / 4,
+            PxScale::from(text_size),
+            font,
+            "塔吊",
+        );
         draw_text_mut(&mut img, black, margin + 40, top + h as i32 / 2 - 60, PxScale::from(text_size), font, "出入口");
         draw_text_mut(&mut img, black, w as i32 - margin - 200, top + 40, PxScale::from(text_size), font, "围挡");
     }
@@ -243,7 +256,12 @@ pub fn degrade(img: &RgbImage, v: Variant, seed: u64) -> RgbImage {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let white = Rgb([250, 250, 250]);
     let rot = |img: &RgbImage, deg: f32| {
-        imageproc::geometric_transformations::rotate_about_center(img, deg.to_radians(), imageproc::geometric_transformations::Interpolation::Bilinear, white)
+        imageproc::geometric_transformations::rotate_about_center(
+            img,
+            deg.to_radians(),
+            imageproc::geometric_transformations::Interpolation::Bilinear,
+            white,
+        )
     };
     let noise = |img: &mut RgbImage, rng: &mut rand::rngs::StdRng, amount: i32| {
         for p in img.pixels_mut() {
@@ -277,7 +295,9 @@ pub fn degrade(img: &RgbImage, v: Variant, seed: u64) -> RgbImage {
             image::imageops::blur(&out, 0.8)
         }
         Variant::Blurred => image::imageops::blur(img, 9.0),
-        Variant::Tiny => image::imageops::resize(img, img.width() / 4, img.height() / 4, image::imageops::FilterType::Triangle),
+        Variant::Tiny => {
+            image::imageops::resize(img, img.width() / 4, img.height() / 4, image::imageops::FilterType::Triangle)
+        }
     }
 }
 
@@ -336,7 +356,9 @@ pub fn pdf(pages: &[RgbImage], dpi: u32) -> Vec<u8> {
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
-    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
     out
 }
 
@@ -351,8 +373,20 @@ pub enum Format {
 
 /// A varied, valid case; `i` picks names so corpora do not repeat one firm.
 pub fn case(i: usize, start: NaiveDate) -> SynthCase {
-    const FIRMS: &[&str] = &["上海某建设发展有限公司", "上海华沪建筑工程有限公司", "上海浦江基础工程有限公司", "上海申城市政建设有限公司", "上海东方土木工程有限公司"];
-    const PROJECTS: &[&str] = &["静安区某商业综合体项目", "苏州河沿岸住宅改造工程", "南京西路地下通道工程", "北外滩综合开发项目", "大宁路办公楼新建工程"];
+    const FIRMS: &[&str] = &[
+        "上海某建设发展有限公司",
+        "上海华沪建筑工程有限公司",
+        "上海浦江基础工程有限公司",
+        "上海申城市政建设有限公司",
+        "上海东方土木工程有限公司",
+    ];
+    const PROJECTS: &[&str] = &[
+        "静安区某商业综合体项目",
+        "苏州河沿岸住宅改造工程",
+        "南京西路地下通道工程",
+        "北外滩综合开发项目",
+        "大宁路办公楼新建工程",
+    ];
     const BUILDERS: &[&str] = &["上海某置业有限公司", "上海城投置地有限公司", "上海静安城建投资有限公司"];
     let first17 = format!("9131010{:04}MA1FL0", 1000 + i * 37 % 9000);
     let code = nightpermit_domain::CreditCode::complete(&first17[..17]).map(|c| c.to_string()).unwrap_or_default();
@@ -395,7 +429,12 @@ pub fn file(doc: &Doc, variant: Variant, format: Format, dpi: u32, font: &FontVe
         Format::Pdf(n) => {
             let mut pages = vec![page];
             for extra in 1..n {
-                let annex = Doc { title: format!("附件{extra}"), lines: vec!["（本页无正文）".into()], seal_over_line: None, drawing: false };
+                let annex = Doc {
+                    title: format!("附件{extra}"),
+                    lines: vec!["（本页无正文）".into()],
+                    seal_over_line: None,
+                    drawing: false,
+                };
                 pages.push(render(&annex, dpi, font));
             }
             ("application/pdf".into(), pdf(&pages, dpi))

@@ -70,9 +70,13 @@ pub fn fold_str(s: &str) -> String {
 pub enum Comparison {
     Same,
     /// Differs only where OCR was unsure: a human should look.
-    Uncertain { found: String },
+    Uncertain {
+        found: String,
+    },
     /// Differs where OCR was sure: a real difference.
-    Different { found: String },
+    Different {
+        found: String,
+    },
 }
 
 /// Edit operations aligning `expected` with `found`, each with the confidence of the found
@@ -83,8 +87,8 @@ fn diff_confidences(expected: &[char], found: &[OcrChar]) -> Vec<f32> {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -150,8 +154,8 @@ pub fn find_in_line<'a>(expected: &str, line: &'a [OcrChar]) -> Option<(usize, &
     // d[i][j]: cost of aligning e[..i] ending at line[..j], free start in line.
     let mut d = vec![vec![0usize; m + 1]; n + 1];
     let mut start = vec![vec![0usize; m + 1]; n + 1];
-    for j in 0..=m {
-        start[0][j] = j;
+    for (j, cell) in start[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         d[i][0] = i;
@@ -199,13 +203,30 @@ pub fn find_text(expected: &str, pages: &[PageText]) -> Option<(Comparison, Opti
 
 /// Labels that start another field, where a value read after a label stops.
 const STOP_LABELS: &[&str] = &[
-    "统一社会信用代码", "名称", "类型", "法定代表人", "经营范围", "注册资本", "成立日期", "营业期限", "住所",
-    "登记机关", "建设单位", "工程名称", "项目名称", "建设地址", "施工单位", "合同价格", "合同工期", "发证机关",
-    "编号", "日期",
+    "统一社会信用代码",
+    "名称",
+    "类型",
+    "法定代表人",
+    "经营范围",
+    "注册资本",
+    "成立日期",
+    "营业期限",
+    "住所",
+    "登记机关",
+    "建设单位",
+    "工程名称",
+    "项目名称",
+    "建设地址",
+    "施工单位",
+    "合同价格",
+    "合同工期",
+    "发证机关",
+    "编号",
+    "日期",
 ];
 
 /// The value after one of `labels` (on the same line, or the next line if the label ends it).
-pub fn labeled_value<'a>(pages: &'a [PageText], labels: &[&str]) -> Option<(Vec<OcrChar>, Option<Region>)> {
+pub fn labeled_value(pages: &[PageText], labels: &[&str]) -> Option<(Vec<OcrChar>, Option<Region>)> {
     for page in pages {
         for (i, line) in page.lines.iter().enumerate() {
             let chars = folded(&line.chars);
@@ -236,11 +257,7 @@ pub fn labeled_value<'a>(pages: &'a [PageText], labels: &[&str]) -> Option<(Vec<
 
 fn cut_at_next_label(value: &mut Vec<OcrChar>, own: &str) {
     let text: String = value.iter().map(|c| c.ch).collect();
-    let cut = STOP_LABELS
-        .iter()
-        .filter(|l| **l != own)
-        .filter_map(|l| text.find(l).filter(|p| *p > 0))
-        .min();
+    let cut = STOP_LABELS.iter().filter(|l| **l != own).filter_map(|l| text.find(l).filter(|p| *p > 0)).min();
     if let Some(byte_pos) = cut {
         value.truncate(text[..byte_pos].chars().count());
     }
@@ -311,7 +328,8 @@ fn code_chars(chars: &[OcrChar]) -> Vec<OcrChar> {
 /// Finds the credit code: after its label (all code characters there, spaces ignored), else
 /// any run of 18–19 code characters on a line. The check character decides between readings.
 pub fn read_credit_code(pages: &[PageText], expected: Option<&str>) -> Option<CodeReading> {
-    if let Some((value, region)) = labeled_value(pages, &["统一社会信用代码", "社会信用代码", "信用代码"]) {
+    if let Some((value, region)) = labeled_value(pages, &["统一社会信用代码", "社会信用代码", "信用代码"])
+    {
         let run = code_chars(&value.iter().copied().filter(|c| c.ch.is_ascii_alphanumeric()).collect::<Vec<_>>());
         if let Some(r) = read_code_run(&run, region, expected) {
             return Some(r);
@@ -332,7 +350,8 @@ pub fn read_credit_code(pages: &[PageText], expected: Option<&str>) -> Option<Co
 fn date_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(\d{4})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?").unwrap_or_else(|_| unreachable_regex())
+        Regex::new(r"(\d{4})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?")
+            .unwrap_or_else(|_| unreachable_regex())
     })
 }
 
@@ -394,7 +413,9 @@ pub fn nightly_hours_in(pages: &[PageText]) -> Option<(NaiveTime, NaiveTime, Opt
         let text = fold_str(&line.text());
         let times: Vec<NaiveTime> = time_re()
             .captures_iter(&text)
-            .filter_map(|c| NaiveTime::from_hms_opt(c.get(1)?.as_str().parse().ok()?, c.get(2)?.as_str().parse().ok()?, 0))
+            .filter_map(|c| {
+                NaiveTime::from_hms_opt(c.get(1)?.as_str().parse().ok()?, c.get(2)?.as_str().parse().ok()?, 0)
+            })
             .collect();
         if let [a, b, ..] = times.as_slice() {
             return Some((*a, *b, line.region));
@@ -418,15 +439,24 @@ mod tests {
     #[test]
     fn comparison_uses_confidence() {
         let sure = OcrLine::with_conf("上海华浦建设有限公司", 95.0, None);
-        assert_eq!(compare("上海华沪建设有限公司", &sure.chars), Comparison::Different { found: "上海华浦建设有限公司".into() });
+        assert_eq!(
+            compare("上海华沪建设有限公司", &sure.chars),
+            Comparison::Different { found: "上海华浦建设有限公司".into() }
+        );
         let mut doubtful = OcrLine::with_conf("上海华浦建设有限公司", 95.0, None);
         doubtful.chars[3].conf = 40.0;
         assert!(matches!(compare("上海华沪建设有限公司", &doubtful.chars), Comparison::Uncertain { .. }));
-        assert_eq!(compare("上海华沪建设有限公司", &OcrLine::with_conf("上海华沪建设有限公司", 30.0, None).chars), Comparison::Same);
+        assert_eq!(
+            compare("上海华沪建设有限公司", &OcrLine::with_conf("上海华沪建设有限公司", 30.0, None).chars),
+            Comparison::Same
+        );
         // Full-width brackets and spaces are the same text.
         assert_eq!(compare("上海某（集团）有限公司", &line("上海某 (集团) 有限公司").chars), Comparison::Same);
         // A missing character next to sure characters is a real difference.
-        assert!(matches!(compare("上海华沪建设有限公司", &line("上海华建设有限公司").chars), Comparison::Different { .. }));
+        assert!(matches!(
+            compare("上海华沪建设有限公司", &line("上海华建设有限公司").chars),
+            Comparison::Different { .. }
+        ));
         // Many doubtful differences are not "probably the same".
         let mut mostly = OcrLine::with_conf("下江东浦建没有限公司", 50.0, None);
         mostly.chars[9].conf = 99.0;
@@ -461,10 +491,10 @@ mod tests {
 
     #[test]
     fn dates_ranges_and_hours() {
-        assert_eq!(dates_in("2026年12月1日至2026-12-03"), vec![
-            NaiveDate::from_ymd_opt(2026, 12, 1).expect("d"),
-            NaiveDate::from_ymd_opt(2026, 12, 3).expect("d"),
-        ]);
+        assert_eq!(
+            dates_in("2026年12月1日至2026-12-03"),
+            vec![NaiveDate::from_ymd_opt(2026, 12, 1).expect("d"), NaiveDate::from_ymd_opt(2026, 12, 3).expect("d"),]
+        );
         let p = page(&["营业期限：2010年01月01日至长期"]);
         let (r, _) = date_range_in(&p, &["营业期限"]).expect("range");
         assert_eq!(r.end, None);
@@ -478,6 +508,9 @@ mod tests {
     fn text_is_found_despite_surrounding_words() {
         let p = page(&["关于静安区某商业综合体项目夜间施工的说明"]);
         assert!(matches!(find_text("静安区某商业综合体项目", &p), Some((Comparison::Same, _))));
-        assert!(matches!(find_text("静安区某商业综合体项目", &page(&["徐汇区另一个住宅项目"])), None | Some((Comparison::Different { .. }, _))));
+        assert!(matches!(
+            find_text("静安区某商业综合体项目", &page(&["徐汇区另一个住宅项目"])),
+            None | Some((Comparison::Different { .. }, _))
+        ));
     }
 }

@@ -360,7 +360,7 @@ pub fn evaluate(set: &RuleSet, facts: &Facts) -> Decision {
         }
         trace.push(TraceEntry { rule: rule.id.clone(), result, facts: read });
     }
-    matched.sort_by(|a, b| b.outcome.cmp(&a.outcome));
+    matched.sort_by_key(|r| std::cmp::Reverse(r.outcome));
     let outcome = matched.first().map(|r| r.outcome).unwrap_or(Outcome::AutoApprove);
     Decision {
         outcome,

@@ -50,6 +50,9 @@ fn clean() -> Facts {
     f
 }
 
+/// A change to the clean facts.
+type Change = Box<dyn Fn(&mut Facts)>;
+
 fn set() -> RuleSet {
     RuleSet::from_toml("config/rules/default.toml", DEFAULT).expect("default rules are valid")
 }
@@ -69,7 +72,7 @@ fn clean_case_is_auto_approved_with_a_full_trace() {
 
 #[test]
 fn each_rule_alone_flips_the_outcome() {
-    let scenarios: Vec<(&str, Outcome, Box<dyn Fn(&mut Facts)>)> = vec![
+    let scenarios: Vec<(&str, Outcome, Change)> = vec![
         (
             "exam_quiet_period",
             Outcome::Reject,
@@ -157,7 +160,7 @@ fn each_rule_alone_flips_the_outcome() {
 #[test]
 fn boundaries_do_not_flip() {
     let set = set();
-    let at_limit: Vec<Box<dyn Fn(&mut Facts)>> = vec![
+    let at_limit: Vec<Change> = vec![
         Box::new(|f| {
             f.set("firm.permits_24m", FactValue::Int(3));
         }),

@@ -21,7 +21,9 @@ fn local(ms: i64) -> NaiveDateTime {
 }
 
 fn intervals(form: &ApplicationForm) -> Vec<Interval> {
-    form.window().map(|w| w.intervals().into_iter().map(|(start, end)| Interval { start, end }).collect()).unwrap_or_default()
+    form.window()
+        .map(|w| w.intervals().into_iter().map(|(start, end)| Interval { start, end }).collect())
+        .unwrap_or_default()
 }
 
 pub async fn assemble(
@@ -40,13 +42,17 @@ pub async fn assemble(
     let firm_apps = state.store.applications_by_firm(&firm.id).await?;
     let permits_24m = firm_apps
         .iter()
-        .filter(|a| a.id != app.id && APPROVED.contains(&a.status.as_str()) && local(a.updated_at) > now - Duration::days(730))
+        .filter(|a| {
+            a.id != app.id && APPROVED.contains(&a.status.as_str()) && local(a.updated_at) > now - Duration::days(730)
+        })
         .count();
     let records = state.store.firm_records(&firm.id).await?;
     let in_year = |kind: RecordKind| {
-        records.iter().filter(|r| r.kind == kind.id() && local(r.occurred_at) > now - Duration::days(365)).count() as i64
+        records.iter().filter(|r| r.kind == kind.id() && local(r.occurred_at) > now - Duration::days(365)).count()
+            as i64
     };
-    let last_complaint = records.iter().filter(|r| r.kind == RecordKind::ComplaintUpheld.id()).map(|r| r.occurred_at).max();
+    let last_complaint =
+        records.iter().filter(|r| r.kind == RecordKind::ComplaintUpheld.id()).map(|r| r.occurred_at).max();
     f.set("firm.grade", FactValue::Text(firm.grade.clone()))
         .set("firm.permits_24m", FactValue::Int(permits_24m as i64))
         .set("firm.upheld_complaints_12m", FactValue::Int(in_year(RecordKind::ComplaintUpheld)))
@@ -89,7 +95,10 @@ pub async fn assemble(
     // The request.
     let window = form.window();
     f.set("request.nights", FactValue::Int(window.map(|w| w.nights()).unwrap_or(0)))
-        .set("request.nightly_hours", FactValue::Number(window.map(|w| w.nightly_minutes() as f64 / 60.0).unwrap_or(0.0)))
+        .set(
+            "request.nightly_hours",
+            FactValue::Number(window.map(|w| w.nightly_minutes() as f64 / 60.0).unwrap_or(0.0)),
+        )
         .set("request.process", FactValue::Text(form.night_work.process.id().into()))
         .set("request.district", FactValue::Text(form.district.id().into()))
         .set(

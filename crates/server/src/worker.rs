@@ -19,7 +19,12 @@ use tokio::sync::watch;
 pub const SYSTEM_ACTOR: &str = "system";
 
 /// Runs until `shutdown` turns true; finishes the job in hand first.
-pub async fn run(state: AppState, prereviewer: Arc<Prereviewer>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    state: AppState,
+    prereviewer: Arc<Prereviewer>,
+    worker_id: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let poll = Duration::from_millis(state.settings.worker.poll_interval_ms);
     let lease_ms = state.settings.jobs.lease_secs * 1000;
     tracing::info!(worker = %worker_id, "pre-review worker started");
@@ -36,7 +41,10 @@ pub async fn run(state: AppState, prereviewer: Arc<Prereviewer>, worker_id: Stri
                     let error = format!("{e:#}");
                     // At the last attempt the case goes to a human instead of another retry.
                     let handed_over = job.attempts >= job.max_attempts
-                        && give_up(&state, &worker_id, &job, &error).await.map_err(|e| tracing::error!(error = %e, "cannot hand over")).is_ok();
+                        && give_up(&state, &worker_id, &job, &error)
+                            .await
+                            .map_err(|e| tracing::error!(error = %e, "cannot hand over"))
+                            .is_ok();
                     if !handed_over {
                         // Back off a little more each attempt.
                         let retry_at = state.clock.now_ms() + 5_000 * job.attempts;
@@ -61,7 +69,15 @@ pub async fn run(state: AppState, prereviewer: Arc<Prereviewer>, worker_id: Stri
     tracing::info!(worker = %worker_id, "pre-review worker stopped");
 }
 
-fn tracks_for(app_id: &str, round: i64, district: &str, status: &str, reasons: &[String], decided: bool, now: i64) -> Vec<TrackRecord> {
+fn tracks_for(
+    app_id: &str,
+    round: i64,
+    district: &str,
+    status: &str,
+    reasons: &[String],
+    decided: bool,
+    now: i64,
+) -> Vec<TrackRecord> {
     [Department::Construction, Department::Environment]
         .iter()
         .map(|d| TrackRecord {
@@ -80,12 +96,19 @@ fn tracks_for(app_id: &str, round: i64, district: &str, status: &str, reasons: &
         .collect()
 }
 
-async fn process(state: &AppState, prereviewer: &Arc<Prereviewer>, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
+async fn process(
+    state: &AppState,
+    prereviewer: &Arc<Prereviewer>,
+    worker_id: &str,
+    job: &JobRecord,
+) -> anyhow::Result<()> {
     let payload: PrereviewJob = serde_json::from_str(&job.payload)?;
     let (app_id, round) = (payload.application_id.clone(), payload.round);
-    let app = state.store.application(&app_id).await?.ok_or_else(|| anyhow::anyhow!("application {app_id} vanished"))?;
+    let app =
+        state.store.application(&app_id).await?.ok_or_else(|| anyhow::anyhow!("application {app_id} vanished"))?;
     let rounds = state.store.prereview_rounds(&app_id).await?;
-    let this_round = rounds.iter().find(|r| r.round == round).ok_or_else(|| anyhow::anyhow!("round {round} missing"))?;
+    let this_round =
+        rounds.iter().find(|r| r.round == round).ok_or_else(|| anyhow::anyhow!("round {round} missing"))?;
     let finish = |new_status, outcome: &str, findings: &[Finding], decision, tracks| {
         finish_of(state, job, worker_id, &app_id, round, new_status, outcome, findings, decision, tracks)
     };
@@ -137,7 +160,8 @@ async fn process(state: &AppState, prereviewer: &Arc<Prereviewer>, worker_id: &s
     .await??;
 
     if report.verdict == Verdict::NeedsCorrection {
-        let f = finish(ApplicationStatus::NeedsCorrection, Verdict::NeedsCorrection.id(), &report.findings, None, vec![]);
+        let f =
+            finish(ApplicationStatus::NeedsCorrection, Verdict::NeedsCorrection.id(), &report.findings, None, vec![]);
         state.store.finish_prereview(&f, SYSTEM_ACTOR).await?;
         return Ok(());
     }
@@ -158,10 +182,13 @@ async fn process(state: &AppState, prereviewer: &Arc<Prereviewer>, worker_id: &s
         decided_at: now,
     };
     let (status, tracks) = match decision.outcome {
-        Outcome::AutoApprove => (ApplicationStatus::Approved, tracks_for(&app_id, round, &app.district, "approved", &[], true, now)),
-        Outcome::ManualReview => {
-            (ApplicationStatus::UnderReview, tracks_for(&app_id, round, &app.district, "pending", &decision.reasons, false, now))
+        Outcome::AutoApprove => {
+            (ApplicationStatus::Approved, tracks_for(&app_id, round, &app.district, "approved", &[], true, now))
         }
+        Outcome::ManualReview => (
+            ApplicationStatus::UnderReview,
+            tracks_for(&app_id, round, &app.district, "pending", &decision.reasons, false, now),
+        ),
         Outcome::Reject => (ApplicationStatus::Rejected, vec![]),
     };
     let f = finish(status, Verdict::Pass.id(), &report.findings, Some(record), tracks);
@@ -202,7 +229,11 @@ fn finish_of(
 /// internal-error finding, never back to the applicant and never into a retry loop.
 async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str) -> anyhow::Result<()> {
     let payload: PrereviewJob = serde_json::from_str(&job.payload)?;
-    let app = state.store.application(&payload.application_id).await?.ok_or_else(|| anyhow::anyhow!("application vanished"))?;
+    let app = state
+        .store
+        .application(&payload.application_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("application vanished"))?;
     let now = state.clock.now_ms();
     let reason = "智能预审多次未能完成，转人工审核".to_string();
     let finding = Finding::new(
@@ -223,8 +254,20 @@ async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str
         facts: "{}".into(),
         decided_at: now,
     };
-    let tracks = tracks_for(&app.id, payload.round, &app.district, "pending", std::slice::from_ref(&reason), false, now);
-    let f = finish_of(state, job, worker_id, &app.id, payload.round, ApplicationStatus::UnderReview, Verdict::Pass.id(), &[finding], Some(decision), tracks);
+    let tracks =
+        tracks_for(&app.id, payload.round, &app.district, "pending", std::slice::from_ref(&reason), false, now);
+    let f = finish_of(
+        state,
+        job,
+        worker_id,
+        &app.id,
+        payload.round,
+        ApplicationStatus::UnderReview,
+        Verdict::Pass.id(),
+        &[finding],
+        Some(decision),
+        tracks,
+    );
     state.store.finish_prereview(&f, SYSTEM_ACTOR).await?;
     tracing::error!(job = %job.id, application = %app.id, attempts = job.attempts, "pre-review gave up; sent to reviewers");
     Ok(())

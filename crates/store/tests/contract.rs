@@ -351,6 +351,10 @@ async fn review_flow(s: &dyn Store) {
         vec![(2, "pending"), (2, "pending")]
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
+    // The superseded round's construction task is no longer work; the new round's is.
+    let pending: Vec<String> =
+        s.review_queue("jingan", "construction", Some("pending")).await.expect("q").into_iter().map(|t| t.id).collect();
+    assert_eq!(pending, vec!["a3-c2".to_string()]);
     assert!(matches!(s.decide_track(&decide("nope", "approved"), "x").await, Err(StoreError::NotFound)));
     assert_eq!(s.applications_by_site("310106202012150101").await.expect("site").len(), 3);
     assert_eq!(s.applications_by_firm("f1").await.expect("firm").len(), 3);

@@ -58,7 +58,8 @@ fn record_keeper(caller: &Caller) -> ApiResult<()> {
 }
 
 async fn firm_by_code(state: &AppState, code: &str) -> ApiResult<nightpermit_store::FirmRecord> {
-    let code = CreditCode::parse(code).map_err(|e| ApiError::field("credit_code", "CREDIT_CODE_INVALID", e.to_string()))?;
+    let code =
+        CreditCode::parse(code).map_err(|e| ApiError::field("credit_code", "CREDIT_CODE_INVALID", e.to_string()))?;
     state.store.firm_by_credit_code(code.as_str()).await?.ok_or_else(|| ApiError::not_found("施工单位"))
 }
 
@@ -71,11 +72,23 @@ async fn record_view(state: &AppState, firm: nightpermit_store::FirmRecord) -> A
         grade: firm.grade,
         records: records
             .into_iter()
-            .map(|r| RecordEntryView { id: r.id, kind: r.kind, occurred_at: rfc3339(r.occurred_at), note: r.note, recorded_by: r.recorded_by })
+            .map(|r| RecordEntryView {
+                id: r.id,
+                kind: r.kind,
+                occurred_at: rfc3339(r.occurred_at),
+                note: r.note,
+                recorded_by: r.recorded_by,
+            })
             .collect(),
         grade_changes: changes
             .into_iter()
-            .map(|c| GradeChangeView { from_grade: c.from_grade, to_grade: c.to_grade, points: c.points, cause: c.cause, at: rfc3339(c.at) })
+            .map(|c| GradeChangeView {
+                from_grade: c.from_grade,
+                to_grade: c.to_grade,
+                points: c.points,
+                cause: c.cause,
+                at: rfc3339(c.at),
+            })
             .collect(),
     })
 }
@@ -93,7 +106,11 @@ pub async fn add_record(
     record_keeper(&caller)?;
     let firm = firm_by_code(&state, &code).await?;
     let kind = RecordKind::parse(&body.kind).ok_or_else(|| {
-        ApiError::field("kind", "UNKNOWN_RECORD_KIND", "记录类型应为 complaint_upheld、inspection_violation、penalty 或 permit_completed_clean")
+        ApiError::field(
+            "kind",
+            "UNKNOWN_RECORD_KIND",
+            "记录类型应为 complaint_upheld、inspection_violation、penalty 或 permit_completed_clean",
+        )
     })?;
     let note = body.note.trim();
     if note.is_empty() || note.chars().count() > 500 {
@@ -103,7 +120,8 @@ pub async fn add_record(
     let occurred_at = match body.occurred_on.as_deref() {
         None => now,
         Some(d) => {
-            let date = nightpermit_domain::parse_date(d).map_err(|e| ApiError::field("occurred_on", "INVALID_DATE", e.to_string()))?;
+            let date = nightpermit_domain::parse_date(d)
+                .map_err(|e| ApiError::field("occurred_on", "INVALID_DATE", e.to_string()))?;
             let at = shanghai()
                 .from_local_datetime(&date.and_hms_opt(12, 0, 0).unwrap_or_default())
                 .single()
@@ -115,7 +133,17 @@ pub async fn add_record(
             at
         }
     };
-    crate::grades::record(state.store.as_ref(), &state.policy.grading, &firm, kind, occurred_at, note, &caller.actor(), now).await?;
+    crate::grades::record(
+        state.store.as_ref(),
+        &state.policy.grading,
+        &firm,
+        kind,
+        occurred_at,
+        note,
+        &caller.actor(),
+        now,
+    )
+    .await?;
     let firm = firm_by_code(&state, &code).await?;
     Ok((StatusCode::CREATED, Json(record_view(&state, firm).await?)))
 }
@@ -124,7 +152,11 @@ pub async fn add_record(
 #[utoipa::path(get, path = "/api/v1/admin/firms/{credit_code}/records", tag = "admin", security(("bearer" = [])),
     params(("credit_code" = String, Path, description = "the firm's unified social credit code")),
     responses((status = 200, body = FirmRecordView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_records(State(state): State<AppState>, caller: Caller, Path(code): Path<String>) -> ApiResult<Json<FirmRecordView>> {
+pub async fn get_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<FirmRecordView>> {
     match (&caller, caller.role()) {
         (_, Role::Admin | Role::Inspector | Role::Reviewer | Role::Auditor) => {}
         (Caller::Firm(f), _) if CreditCode::parse(&code).is_ok_and(|c| c.as_str() == f.credit_code) => {}

@@ -68,7 +68,11 @@ fn round_view(r: nightpermit_store::PrereviewRoundRecord) -> PrereviewView {
 #[utoipa::path(get, path = "/api/v1/applications/{id}/prereview", tag = "applications", security(("bearer" = [])),
     params(("id" = String, Path, description = "application id")),
     responses((status = 200, body = Vec<PrereviewView>), (status = 404, body = Problem)))]
-pub async fn list_rounds(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Vec<PrereviewView>>> {
+pub async fn list_rounds(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<PrereviewView>>> {
     let app = visible_application(&state, &caller, &id).await?;
     Ok(Json(state.store.prereview_rounds(&app.id).await?.into_iter().map(round_view).collect()))
 }

@@ -99,7 +99,11 @@ pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask
 /// A reviewer's queue: their department, their district, oldest first.
 #[utoipa::path(get, path = "/api/v1/review/tasks", tag = "review", security(("bearer" = [])), params(TaskQuery),
     responses((status = 200, body = TaskList), (status = 403, body = Problem)))]
-pub async fn list_tasks(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<TaskQuery>) -> ApiResult<Json<TaskList>> {
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TaskQuery>,
+) -> ApiResult<Json<TaskList>> {
     let (department, district) = reviewer(&caller)?;
     if let Some(asked) = q.department.as_deref() {
         if asked != department.id() {
@@ -138,12 +142,20 @@ pub async fn decide_task(
         "reject" => "rejected",
         "request_correction" => "correction_requested",
         other => {
-            return Err(ApiError::field("outcome", "UNKNOWN_OUTCOME", format!("未知的审核结论“{other}”；应为 approve、reject 或 request_correction")))
+            return Err(ApiError::field(
+                "outcome",
+                "UNKNOWN_OUTCOME",
+                format!("未知的审核结论“{other}”；应为 approve、reject 或 request_correction"),
+            ))
         }
     };
     let comment = body.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     if status != "approved" && comment.is_none() {
-        return Err(ApiError::field("comment", "COMMENT_REQUIRED", "不予批准或要求补正时必须填写意见，申请人将看到该意见"));
+        return Err(ApiError::field(
+            "comment",
+            "COMMENT_REQUIRED",
+            "不予批准或要求补正时必须填写意见，申请人将看到该意见",
+        ));
     }
     if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
         return Err(ApiError::field("comment", "TOO_LONG", "审核意见最多1000字"));
