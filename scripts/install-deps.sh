@@ -32,6 +32,6 @@ fi
 # pyHanko: the independent PDF-signature validator the seal tests run against our permits.
 if ! command -v pyhanko >/dev/null 2>&1; then
   echo "installing pyHanko"
-  python3 -m pip install --quiet --disable-pip-version-check "pyhanko==0.29.*" "pyhanko-cli" 2>&1 | grep -v "Running pip as the 'root' user" || true
+  python3 -m pip install --quiet --disable-pip-version-check "pyhanko==0.38.*" "pyhanko-cli==0.6.*" 2>&1 | grep -v "Running pip as the 'root' user" || true
   command -v pyhanko >/dev/null 2>&1 || { echo "pyHanko did not install (fix: python3 -m pip install pyhanko pyhanko-cli)" >&2; exit 1; }
 fi
