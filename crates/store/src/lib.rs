@@ -139,6 +139,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn grade_changes(&self, firm_id: &str) -> StoreResult<Vec<GradeChange>>;
 
+    /// The permit number of an application, allocated once per district and year.
+    async fn allocate_permit_number(&self, application_id: &str, district: &str, year: i64, now: i64) -> StoreResult<PermitRecord>;
+    /// Records the sealed PDF, makes the permit valid and the application `issued`, and
+    /// completes the sealing job — all or nothing. False if the job is no longer this worker's.
+    async fn issue_permit(&self, job_id: &str, worker: &str, number: &str, pdf_sha256: &str, now: i64) -> StoreResult<bool>;
+    async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>>;
+    async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>>;
+    /// Revokes a valid permit; the application becomes `revoked`.
+    async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord>;
+
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
     /// Recomputes the whole chain and names the first broken link.

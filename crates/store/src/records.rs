@@ -228,3 +228,27 @@ pub struct GradeChange {
     pub cause: String,
     pub at: i64,
 }
+
+pub const JOB_KIND_SEAL: &str = "seal";
+
+/// What a sealing job is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealJob {
+    pub application_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PermitRecord {
+    pub number: String,
+    pub application_id: String,
+    pub district: String,
+    pub year: i64,
+    pub seq: i64,
+    /// `pending` (number allocated, not sealed yet), `valid` or `revoked`.
+    pub status: String,
+    pub pdf_sha256: Option<String>,
+    pub issued_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+    pub created_at: i64,
+}

@@ -54,6 +54,7 @@ const TRACK_COLUMNS: &str =
     "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
 const DECISION_COLUMNS: &str =
     "application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at";
+const PERMIT_COLUMNS: &str = "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
 const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -285,6 +286,20 @@ impl SqlStore {
         .await?;
         tx.commit().await?;
         Ok(receipt)
+    }
+
+    /// Queues the sealing of an application that has just become `approved` (same transaction).
+    async fn enqueue_seal(tx: &mut Transaction<'static, Any>, application_id: &str, now: i64) -> StoreResult<()> {
+        let payload = serde_json::to_string(&SealJob { application_id: application_id.to_string() })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"))
+            .bind(format!("seal-{application_id}"))
+            .bind(JOB_KIND_SEAL)
+            .bind(payload)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// A test hook: rewrites one audit entry behind the chain's back, as an attacker with
@@ -838,6 +853,9 @@ impl Store for SqlStore {
             .bind(&f.application_id)
             .execute(&mut *tx)
             .await?;
+        if f.new_status == ApplicationStatus::Approved {
+            Self::enqueue_seal(&mut tx, &f.application_id, f.now).await?;
+        }
         self.append_audit(
             &mut tx,
             AuditEvent {
@@ -970,6 +988,9 @@ impl Store for SqlStore {
                 .bind(&track.application_id)
                 .execute(&mut *tx)
                 .await?;
+            if next == ApplicationStatus::Approved {
+                Self::enqueue_seal(&mut tx, &track.application_id, d.now).await?;
+            }
         }
         self.append_audit(&mut tx, AuditEvent {
             at: d.now, actor, action: "review.decided", entity: "application", entity_id: &track.application_id,
@@ -1077,6 +1098,133 @@ impl Store for SqlStore {
             .bind(firm_id)
             .fetch_all(&self.read)
             .await?)
+    }
+
+    async fn allocate_permit_number(&self, application_id: &str, district: &str, year: i64, now: i64) -> StoreResult<PermitRecord> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<PermitRecord> = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
+            .bind(application_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(p) = existing {
+            return Ok(p);
+        }
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM permits WHERE district = $1 AND year = $2")
+            .bind(district)
+            .bind(year)
+            .fetch_one(&mut *tx)
+            .await?;
+        let seq = max.unwrap_or(0) + 1;
+        let number = format!("{district}-{year}-{seq:05}");
+        sqlx::query(&format!("INSERT INTO permits ({PERMIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, NULL, NULL, $6)"))
+            .bind(&number)
+            .bind(application_id)
+            .bind(district)
+            .bind(year)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let p: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(&number)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn issue_permit(&self, job_id: &str, worker: &str, number: &str, pdf_sha256: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let held = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
+            .bind(now)
+            .bind(job_id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if held != 1 {
+            return Ok(false);
+        }
+        let permit: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let app = Self::application_in(&mut tx, &permit.application_id).await?;
+        let current = status_of(&app)?;
+        if current != ApplicationStatus::Approved {
+            return Err(StoreError::WrongStatus { current });
+        }
+        sqlx::query("UPDATE permits SET status = 'valid', pdf_sha256 = $1, issued_at = $2 WHERE number = $3")
+            .bind(pdf_sha256)
+            .bind(now)
+            .bind(number)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE applications SET status = 'issued', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&permit.application_id)
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(&mut tx, AuditEvent {
+            at: now, actor: "system", action: "permit.issued", entity: "application", entity_id: &permit.application_id,
+            before: status_json(current),
+            after: Some(serde_json::json!({"status": "issued", "permit": number, "pdf_sha256": pdf_sha256}).to_string()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
+            .bind(application_id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {
+        let mut tx = self.begin_write().await?;
+        let permit: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let app = Self::application_in(&mut tx, &permit.application_id).await?;
+        let current = status_of(&app)?;
+        if permit.status != "valid" || !current.can_become(ApplicationStatus::Revoked) {
+            return Err(StoreError::WrongStatus { current });
+        }
+        sqlx::query("UPDATE permits SET status = 'revoked', revoked_at = $1, revoke_reason = $2 WHERE number = $3")
+            .bind(now)
+            .bind(reason)
+            .bind(number)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE applications SET status = 'revoked', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&permit.application_id)
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(&mut tx, AuditEvent {
+            at: now, actor, action: "permit.revoked", entity: "application", entity_id: &permit.application_id,
+            before: status_json(current),
+            after: Some(serde_json::json!({"status": "revoked", "permit": number, "reason": reason}).to_string()),
+        })
+        .await?;
+        let updated: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(number)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>> {

@@ -388,6 +388,37 @@ async fn firm_records_and_grades(s: &dyn Store) {
     assert_eq!(s.firm_by_id("f1").await.expect("firm").map(|f| f.grade), Some("yellow".into()));
 }
 
+async fn permits_issue_and_revoke(s: &dyn Store) {
+    use nightpermit_domain::ApplicationStatus::*;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.submit_application(&submit("a1", None, "j1", 100), "firm:f1").await.expect("submit");
+    prereview_to_review(s, "a1", "j1", 200, 1).await;
+    for t in ["a1-c1", "a1-e1"] {
+        let d = TrackDecision { track_id: t.into(), status: "approved".into(), decided_by: "r".into(), comment: None, now: 300 };
+        s.decide_track(&d, "staff:r").await.expect("decide");
+    }
+    // Approval queued the sealing, in the same transaction.
+    let job = s.claim_job(&[JOB_KIND_SEAL], "signer", 400, 1000).await.expect("claim").expect("seal job");
+    assert_eq!(serde_json::from_str::<SealJob>(&job.payload).expect("payload").application_id, "a1");
+    let p = s.allocate_permit_number("a1", "jingan", 2026, 400).await.expect("number");
+    assert_eq!((p.number.as_str(), p.status.as_str()), ("jingan-2026-00001", "pending"));
+    // A retried job gets the same number.
+    assert_eq!(s.allocate_permit_number("a1", "jingan", 2026, 401).await.expect("again").number, p.number);
+    assert!(!s.issue_permit(&job.id, "someone-else", &p.number, "ab", 500).await.expect("not held"));
+    assert!(s.issue_permit(&job.id, "signer", &p.number, "ab", 500).await.expect("issue"));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some("issued".into()));
+    let p = s.permit(&p.number).await.expect("permit").expect("exists");
+    assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
+    assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
+    let r = s.revoke_permit(&p.number, "噪声扰民经查属实", "staff:admin", 600).await.expect("revoke");
+    assert_eq!((r.status.as_str(), r.revoke_reason.as_deref()), ("revoked", Some("噪声扰民经查属实")));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked.id().into()));
+    assert!(matches!(s.revoke_permit(&p.number, "again", "x", 700).await, Err(StoreError::WrongStatus { .. })));
+    assert!(matches!(s.revoke_permit("nope", "x", "x", 700).await, Err(StoreError::NotFound)));
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
 macro_rules! contract {
     ($($name:ident),+) => {
         mod sqlite {
@@ -454,6 +485,9 @@ mod run {
     pub async fn firm_records_and_grades(s: SqlStore) {
         super::firm_records_and_grades(&s).await
     }
+    pub async fn permits_issue_and_revoke(s: SqlStore) {
+        super::permits_issue_and_revoke(&s).await
+    }
 }
 
 contract!(
@@ -463,5 +497,6 @@ contract!(
     audit_chain,
     concurrent_submits_make_one_round,
     review_flow,
-    firm_records_and_grades
+    firm_records_and_grades,
+    permits_issue_and_revoke
 );
