@@ -56,6 +56,26 @@ enum Command {
         #[command(subcommand)]
         command: FirmsCommand,
     },
+    /// Sealing keys: `keys init` creates the root and every authority's key; `keys rotate`
+    /// replaces one authority's key (old certificates stay published).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verify a sealed permit offline; exit 0 only if every signature is intact, valid and trusted.
+    Verify {
+        file: PathBuf,
+        /// Directory of trusted certificates (PEM); default: the published certificates under the keys dir.
+        #[arg(long)]
+        certs: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Permits: revoke.
+    Permits {
+        #[command(subcommand)]
+        command: PermitsCommand,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -127,6 +147,37 @@ enum FirmsCommand {
         kind: String,
         #[arg(long)]
         note: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create the root and any missing authority keys.
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Issue a new key and certificate for one authority.
+    Rotate {
+        #[arg(long)]
+        district: String,
+        /// construction or environment.
+        #[arg(long)]
+        department: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum PermitsCommand {
+    /// Revoke a valid permit.
+    Revoke {
+        number: String,
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -209,6 +260,71 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(c) => println!("recorded; grade {} -> {} ({} points)", c.from_grade, c.to_grade, c.points),
                 None => println!("recorded; grade stays {} ({} points)", out.grade, out.points),
             }
+        }
+        Command::Keys { command: KeysCommand::Init { data } } => {
+            let s = settings(config, &data)?;
+            let keys = nightpermit_seal::KeyDir::new(s.keys_dir());
+            let created = keys.init(&s.authorities())?;
+            println!("{created} keys created in {} ({} authorities)", keys.dir.display(), s.authorities().len());
+        }
+        Command::Keys { command: KeysCommand::Rotate { district, department, data } } => {
+            let s = settings(config, &data)?;
+            let authority = s
+                .authorities()
+                .into_iter()
+                .find(|a| a.district == district && a.department == department)
+                .context("unknown authority (fix: --district <pinyin id> --department construction|environment)")?;
+            nightpermit_seal::KeyDir::new(s.keys_dir()).rotate(&authority)?;
+            println!("rotated the key of {}; the old certificate stays published", authority.name);
+        }
+        Command::Verify { file, certs, data } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let dir = match certs {
+                Some(d) => d,
+                None => settings(config, &data)?.keys_dir().join("certs"),
+            };
+            let trusted: Vec<_> = nightpermit_seal::keys::read_cert_dir(&dir)
+                .with_context(|| {
+                    format!(
+                        "cannot read certificates in {} (fix: pass --certs DIR with the published root certificate)",
+                        dir.display()
+                    )
+                })?
+                .into_iter()
+                .filter(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
+                .collect();
+            let report = nightpermit_seal::verify_pdf(&bytes, &trusted);
+            println!("permit: {}", report.permit_number.as_deref().unwrap_or("(none)"));
+            for sig in &report.signatures {
+                println!(
+                    "  {} [{} / {}] signed {}: intact={} signature_valid={} trusted={}",
+                    sig.signer,
+                    sig.district,
+                    sig.department,
+                    sig.signed_at.as_deref().unwrap_or("?"),
+                    sig.intact,
+                    sig.signature_valid,
+                    sig.trusted
+                );
+            }
+            for p in &report.problems {
+                println!("  problem: {p}");
+            }
+            println!("{}", if report.valid { "VALID" } else { "INVALID" });
+            return Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Permits { command: PermitsCommand::Revoke { number, reason, data } } => {
+            let store = open_store(&settings(config, &data)?).await?;
+            let p = store.revoke_permit(&number, &reason, "cli", chrono::Utc::now().timestamp_millis()).await.map_err(
+                |e| match e {
+                    StoreError::NotFound => anyhow::anyhow!("no permit {number}"),
+                    StoreError::WrongStatus { .. } => {
+                        anyhow::anyhow!("permit {number} is not valid (already revoked or not issued)")
+                    }
+                    other => other.into(),
+                },
+            )?;
+            println!("revoked {} ({})", p.number, reason);
         }
         Command::Migrate { data } => {
             let store = open_store(&settings(config, &data)?).await?;

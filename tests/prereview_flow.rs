@@ -341,7 +341,7 @@ async fn auto_approval_under_a_custom_rule_set() {
     let id = submitted(&app, &token, &c, &plan).await;
     let (stop, worker) = app.start_worker();
     let v = app.wait_prereview(&token, &id).await;
-    assert_eq!(v["status"], "approved", "{:?} {}", codes(&v), v["decision"]);
+    assert!(v["status"] == "approved" || v["status"] == "issued", "{:?} {}", codes(&v), v["decision"]);
     assert_eq!(v["decision"]["outcome"], "auto_approve");
     assert!(v["tracks"]
         .as_array()

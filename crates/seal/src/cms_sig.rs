@@ -113,7 +113,8 @@ pub fn check_detached(der: &[u8], digest: &[u8]) -> Result<CmsCheck, SealError> 
         .and_then(|set| {
             set.0.iter().find_map(|c| match c {
                 CertificateChoices::Certificate(c)
-                    if c.tbs_certificate.serial_number == ias.serial_number && c.tbs_certificate.issuer == ias.issuer =>
+                    if c.tbs_certificate.serial_number == ias.serial_number
+                        && c.tbs_certificate.issuer == ias.issuer =>
                 {
                     Some(c.clone())
                 }
@@ -122,18 +123,21 @@ pub fn check_detached(der: &[u8], digest: &[u8]) -> Result<CmsCheck, SealError> 
         })
         .ok_or_else(|| SealError::Cms("the signer's certificate is not in the signature".into()))?;
     let attrs = si.signed_attrs.as_ref().ok_or_else(|| SealError::Cms("no signed attributes".into()))?;
-    let value_of = |oid: ObjectIdentifier| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.iter().next().cloned());
+    let value_of =
+        |oid: ObjectIdentifier| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.iter().next().cloned());
     let digest_matches = value_of(ID_MESSAGE_DIGEST)
         .and_then(|v| v.decode_as::<OctetString>().ok())
         .is_some_and(|o| o.as_bytes() == digest);
-    let content_type_ok = value_of(ID_CONTENT_TYPE).and_then(|v| v.decode_as::<ObjectIdentifier>().ok()) == Some(ID_DATA);
+    let content_type_ok =
+        value_of(ID_CONTENT_TYPE).and_then(|v| v.decode_as::<ObjectIdentifier>().ok()) == Some(ID_DATA);
     let signed_at = value_of(ID_SIGNING_TIME)
         .and_then(|v| v.to_der().ok().and_then(|d| x509_cert::time::Time::from_der(&d).ok()))
         .map(|t| t.to_unix_duration().as_secs() as i64);
     let cert_der = signer.to_der().map_err(der_err)?;
-    let certificate_bound = value_of(ID_SIGNING_CERTIFICATE_V2)
-        .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
-        .is_some_and(|s| s.certs.first().is_some_and(|c| c.cert_hash.as_bytes() == Sha256::digest(&cert_der).as_slice()));
+    let certificate_bound =
+        value_of(ID_SIGNING_CERTIFICATE_V2).and_then(|v| v.decode_as::<SigningCertificateV2>().ok()).is_some_and(|s| {
+            s.certs.first().is_some_and(|c| c.cert_hash.as_bytes() == Sha256::digest(&cert_der).as_slice())
+        });
     let signed_attrs_der = attrs.to_der().map_err(der_err)?;
     let signature_valid = content_type_ok
         && ed25519_key(&signer)

@@ -9,7 +9,10 @@ use der::{Decode, DecodePem, Encode, EncodePem};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use signature::Keypair;
-use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey, ObjectIdentifier, SignatureBitStringEncoding};
+use spki::{
+    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey, ObjectIdentifier,
+    SignatureBitStringEncoding,
+};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -110,17 +113,42 @@ fn spki_of(key: &SealKey) -> Result<spki::SubjectPublicKeyInfoOwned, SealError> 
 const YEAR: u64 = 365 * 24 * 3600;
 
 pub fn root_certificate(key: &SealKey) -> Result<Certificate, SealError> {
-    let validity = Validity::from_now(Duration::from_secs(20 * YEAR)).map_err(|e| SealError::Certificate(e.to_string()))?;
-    let builder = CertificateBuilder::new(Profile::Root, serial()?, validity, name("nightpermit 电子印章根证书", None, None)?, spki_of(key)?, key)
-        .map_err(|e| SealError::Certificate(e.to_string()))?;
+    let validity =
+        Validity::from_now(Duration::from_secs(20 * YEAR)).map_err(|e| SealError::Certificate(e.to_string()))?;
+    let builder = CertificateBuilder::new(
+        Profile::Root,
+        serial()?,
+        validity,
+        name("nightpermit 电子印章根证书", None, None)?,
+        spki_of(key)?,
+        key,
+    )
+    .map_err(|e| SealError::Certificate(e.to_string()))?;
     builder.build::<Ed25519Signature>().map_err(|e| SealError::Certificate(e.to_string()))
 }
 
-pub fn authority_certificate(root_key: &SealKey, root: &Certificate, key: &SealKey, a: &Authority) -> Result<Certificate, SealError> {
-    let validity = Validity::from_now(Duration::from_secs(5 * YEAR)).map_err(|e| SealError::Certificate(e.to_string()))?;
-    let profile = Profile::Leaf { issuer: root.tbs_certificate.subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
-    let builder = CertificateBuilder::new(profile, serial()?, validity, name(&a.name, Some(&a.department), Some(&a.district))?, spki_of(key)?, root_key)
-        .map_err(|e| SealError::Certificate(e.to_string()))?;
+pub fn authority_certificate(
+    root_key: &SealKey,
+    root: &Certificate,
+    key: &SealKey,
+    a: &Authority,
+) -> Result<Certificate, SealError> {
+    let validity =
+        Validity::from_now(Duration::from_secs(5 * YEAR)).map_err(|e| SealError::Certificate(e.to_string()))?;
+    let profile = Profile::Leaf {
+        issuer: root.tbs_certificate.subject.clone(),
+        enable_key_agreement: false,
+        enable_key_encipherment: false,
+    };
+    let builder = CertificateBuilder::new(
+        profile,
+        serial()?,
+        validity,
+        name(&a.name, Some(&a.department), Some(&a.district))?,
+        spki_of(key)?,
+        root_key,
+    )
+    .map_err(|e| SealError::Certificate(e.to_string()))?;
     builder.build::<Ed25519Signature>().map_err(|e| SealError::Certificate(e.to_string()))
 }
 
@@ -180,7 +208,8 @@ impl KeyDir {
     fn publish(&self, cert: &Certificate, stem: &str) -> Result<(), SealError> {
         std::fs::create_dir_all(self.certs_dir()).map_err(|e| SealError::Keys(e.to_string()))?;
         let serial = hex::encode(cert.tbs_certificate.serial_number.as_bytes());
-        std::fs::write(self.certs_dir().join(format!("{stem}-{serial}.crt")), cert_pem(cert)?).map_err(|e| SealError::Keys(e.to_string()))
+        std::fs::write(self.certs_dir().join(format!("{stem}-{serial}.crt")), cert_pem(cert)?)
+            .map_err(|e| SealError::Keys(e.to_string()))
     }
 
     fn issue(&self, a: &Authority, root_key: &SealKey, root: &Certificate) -> Result<(), SealError> {
@@ -193,7 +222,8 @@ impl KeyDir {
         }
         let pem = key.0.to_pkcs8_pem(der::pem::LineEnding::LF).map_err(|e| SealError::Keys(e.to_string()))?;
         write_private(&key_path, &pem)?;
-        std::fs::write(self.dir.join(format!("{stem}.crt")), cert_pem(&cert)?).map_err(|e| SealError::Keys(e.to_string()))?;
+        std::fs::write(self.dir.join(format!("{stem}.crt")), cert_pem(&cert)?)
+            .map_err(|e| SealError::Keys(e.to_string()))?;
         self.publish(&cert, &stem)
     }
 

@@ -29,10 +29,17 @@ pub enum SealError {
 }
 
 /// Renders a permit and seals it by both departments, construction first.
-pub fn seal_permit(content: &PermitContent, signers: [(&SealKey, &x509_cert::Certificate, &str, &str); 2], pdf_date: &str) -> Result<Vec<u8>, SealError> {
+pub fn seal_permit(
+    content: &PermitContent,
+    signers: [(&SealKey, &x509_cert::Certificate, &str, &str); 2],
+    pdf_date: &str,
+) -> Result<Vec<u8>, SealError> {
     let mut pdf = render_permit(content)?;
     for (key, cert, field, name) in signers {
-        pdf = sign_pdf(&pdf, &SignRequest { key, cert, field, signer_name: name, reason: "夜间施工许可电子印章", pdf_date })?;
+        pdf = sign_pdf(
+            &pdf,
+            &SignRequest { key, cert, field, signer_name: name, reason: "夜间施工许可电子印章", pdf_date },
+        )?;
     }
     Ok(pdf)
 }

@@ -50,7 +50,12 @@ impl Font {
         for (path, index) in FONT_CANDIDATES {
             if let Ok(data) = std::fs::read(path) {
                 if ttf_parser::Face::parse(&data, *index).is_ok() {
-                    return Ok(Font { data, index: *index, remapper: subsetter::GlyphRemapper::new(), used: BTreeMap::new() });
+                    return Ok(Font {
+                        data,
+                        index: *index,
+                        remapper: subsetter::GlyphRemapper::new(),
+                        used: BTreeMap::new(),
+                    });
                 }
             }
         }
@@ -76,7 +81,9 @@ impl Font {
         let Ok(face) = ttf_parser::Face::parse(&self.data, self.index) else { return 0.0 };
         let upem = f32::from(face.units_per_em().max(1));
         text.chars()
-            .map(|c| face.glyph_index(c).and_then(|g| face.glyph_hor_advance(g)).map(f32::from).unwrap_or(upem) / upem * size)
+            .map(|c| {
+                face.glyph_index(c).and_then(|g| face.glyph_hor_advance(g)).map(f32::from).unwrap_or(upem) / upem * size
+            })
             .sum()
     }
 }
@@ -90,7 +97,11 @@ struct Canvas {
 impl Canvas {
     fn text(&mut self, x: f32, y: f32, size: f32, rgb: (f32, f32, f32), text: &str) -> Result<(), SealError> {
         let hex = self.font.encode(text)?;
-        let _ = writeln!(self.ops, "BT /F1 {size:.1} Tf {:.3} {:.3} {:.3} rg 1 0 0 1 {x:.2} {y:.2} Tm <{hex}> Tj ET", rgb.0, rgb.1, rgb.2);
+        let _ = writeln!(
+            self.ops,
+            "BT /F1 {size:.1} Tf {:.3} {:.3} {:.3} rg 1 0 0 1 {x:.2} {y:.2} Tm <{hex}> Tj ET",
+            rgb.0, rgb.1, rgb.2
+        );
         Ok(())
     }
 
@@ -100,10 +111,22 @@ impl Canvas {
     }
 
     /// Text rotated by `angle` radians about its start point.
-    fn text_rotated(&mut self, x: f32, y: f32, size: f32, angle: f32, rgb: (f32, f32, f32), text: &str) -> Result<(), SealError> {
+    fn text_rotated(
+        &mut self,
+        x: f32,
+        y: f32,
+        size: f32,
+        angle: f32,
+        rgb: (f32, f32, f32),
+        text: &str,
+    ) -> Result<(), SealError> {
         let hex = self.font.encode(text)?;
         let (s, c) = angle.sin_cos();
-        let _ = writeln!(self.ops, "BT /F1 {size:.1} Tf {:.3} {:.3} {:.3} rg {c:.4} {s:.4} {:.4} {c:.4} {x:.2} {y:.2} Tm <{hex}> Tj ET", rgb.0, rgb.1, rgb.2, -s);
+        let _ = writeln!(
+            self.ops,
+            "BT /F1 {size:.1} Tf {:.3} {:.3} {:.3} rg {c:.4} {s:.4} {:.4} {c:.4} {x:.2} {y:.2} Tm <{hex}> Tj ET",
+            rgb.0, rgb.1, rgb.2, -s
+        );
         Ok(())
     }
 
@@ -131,7 +154,8 @@ impl Canvas {
         for i in 0..10 {
             let a = std::f32::consts::FRAC_PI_2 + std::f32::consts::PI * i as f32 / 5.0;
             let rr = if i % 2 == 0 { r * 0.3 } else { r * 0.12 };
-            let _ = write!(star, "{:.2} {:.2} {} ", cx + rr * a.cos(), cy + rr * a.sin(), if i == 0 { "m" } else { "l" });
+            let _ =
+                write!(star, "{:.2} {:.2} {} ", cx + rr * a.cos(), cy + rr * a.sin(), if i == 0 { "m" } else { "l" });
         }
         let _ = writeln!(self.ops, "q {:.3} {:.3} {:.3} rg {star}h f Q", red.0, red.1, red.2);
         let chars: Vec<char> = authority.chars().collect();
@@ -161,7 +185,14 @@ impl Canvas {
         for (i, c) in colors.iter().enumerate() {
             if *c == qrcode::Color::Dark {
                 let (col, row) = (i % n, i / n);
-                let _ = write!(self.ops, "{:.2} {:.2} {:.2} {:.2} re ", x + col as f32 * cell, y + size - (row + 1) as f32 * cell, cell + 0.05, cell + 0.05);
+                let _ = write!(
+                    self.ops,
+                    "{:.2} {:.2} {:.2} {:.2} re ",
+                    x + col as f32 * cell,
+                    y + size - (row + 1) as f32 * cell,
+                    cell + 0.05,
+                    cell + 0.05
+                );
             }
         }
         let _ = writeln!(self.ops, "f Q");
@@ -255,7 +286,8 @@ pub fn render_permit(c: &PermitContent) -> Result<Vec<u8>, SealError> {
     cv.text(400.0, 84.0, 9.0, black, &c.authorities[1])?;
 
     let Canvas { ops, font } = cv;
-    let subset = subsetter::subset(&font.data, font.index, &font.remapper).map_err(|e| SealError::Render(format!("font subset: {e:?}")))?;
+    let subset = subsetter::subset(&font.data, font.index, &font.remapper)
+        .map_err(|e| SealError::Render(format!("font subset: {e:?}")))?;
     let mut widths = String::new();
     let mut cmap = String::new();
     for (gid, (ch, w)) in &font.used {
@@ -306,7 +338,12 @@ pub fn render_permit(c: &PermitContent) -> Result<Vec<u8>, SealError> {
     }
     let id = hex::encode(rand::random::<[u8; 16]>());
     out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R /ID [<{id}> <{id}>] >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1, objects.len()).as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R /ID [<{id}> <{id}>] >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1,
+            objects.len()
+        )
+        .as_bytes(),
     );
     Ok(out)
 }

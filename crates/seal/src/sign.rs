@@ -88,7 +88,9 @@ fn utf16(s: &str) -> Object {
 fn resolve_array(doc: &Document, obj: Option<&Object>) -> Vec<Object> {
     match obj {
         Some(Object::Array(a)) => a.clone(),
-        Some(Object::Reference(id)) => doc.get_object(*id).ok().and_then(|o| o.as_array().ok().cloned()).unwrap_or_default(),
+        Some(Object::Reference(id)) => {
+            doc.get_object(*id).ok().and_then(|o| o.as_array().ok().cloned()).unwrap_or_default()
+        }
         _ => Vec::new(),
     }
 }
@@ -96,7 +98,9 @@ fn resolve_array(doc: &Document, obj: Option<&Object>) -> Vec<Object> {
 fn resolve_dict(doc: &Document, obj: Option<&Object>) -> Dictionary {
     match obj {
         Some(Object::Dictionary(d)) => d.clone(),
-        Some(Object::Reference(id)) => doc.get_object(*id).ok().and_then(|o| o.as_dict().ok().cloned()).unwrap_or_default(),
+        Some(Object::Reference(id)) => {
+            doc.get_object(*id).ok().and_then(|o| o.as_dict().ok().cloned()).unwrap_or_default()
+        }
         _ => Dictionary::new(),
     }
 }
@@ -105,7 +109,11 @@ fn previous_startxref(pdf: &[u8]) -> Result<usize, SealError> {
     let tail = &pdf[pdf.len().saturating_sub(1024)..];
     let text = String::from_utf8_lossy(tail);
     let pos = text.rfind("startxref").ok_or_else(|| SealError::Pdf("no startxref".into()))?;
-    text[pos + 9..].split_whitespace().next().and_then(|n| n.parse().ok()).ok_or_else(|| SealError::Pdf("bad startxref".into()))
+    text[pos + 9..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| SealError::Pdf("bad startxref".into()))
 }
 
 /// Who signs and why.
@@ -209,9 +217,13 @@ pub fn sign_pdf(pdf: &[u8], req: &SignRequest) -> Result<Vec<u8>, SealError> {
 
     // Fill in the byte range around the /Contents hole, then the signature itself.
     let sig_start = entries.iter().find(|(id, _)| *id == sig_id).map(|(_, o)| *o).unwrap_or(0);
-    let find = |needle: &[u8], from: usize| out[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);
-    let br_at = find(BYTE_RANGE_PLACEHOLDER.as_bytes(), sig_start).ok_or_else(|| SealError::Pdf("byte range placeholder lost".into()))?;
-    let hole_start = find(b"/Contents <", sig_start).ok_or_else(|| SealError::Pdf("contents placeholder lost".into()))? + "/Contents ".len();
+    let find =
+        |needle: &[u8], from: usize| out[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);
+    let br_at = find(BYTE_RANGE_PLACEHOLDER.as_bytes(), sig_start)
+        .ok_or_else(|| SealError::Pdf("byte range placeholder lost".into()))?;
+    let hole_start = find(b"/Contents <", sig_start)
+        .ok_or_else(|| SealError::Pdf("contents placeholder lost".into()))?
+        + "/Contents ".len();
     let hole_end = hole_start + CONTENTS_BYTES * 2 + 2;
     let total = out.len();
     let range = format!("[0 {hole_start} {hole_end} {}]", total - hole_end);

@@ -102,7 +102,8 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
         .filter_map(|o| o.as_dict().ok())
         .filter(|d| d.get(b"Type").and_then(Object::as_name).is_ok_and(|n| n == b"Sig"))
         .filter_map(|d| {
-            let range: Vec<i64> = d.get(b"ByteRange").ok()?.as_array().ok()?.iter().filter_map(|x| x.as_i64().ok()).collect();
+            let range: Vec<i64> =
+                d.get(b"ByteRange").ok()?.as_array().ok()?.iter().filter_map(|x| x.as_i64().ok()).collect();
             let contents = d.get(b"Contents").ok()?.as_str().ok()?.to_vec();
             Some((range, contents))
         })
@@ -131,7 +132,8 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
             der::Header::decode(&mut r).ok()
         }) {
             Some(h) => {
-                let len = usize::try_from(h.length).unwrap_or(0) + h.encoded_len().ok().and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
+                let len = usize::try_from(h.length).unwrap_or(0)
+                    + h.encoded_len().ok().and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
                 contents.get(..len).unwrap_or(contents)
             }
             None => contents.as_slice(),
@@ -146,8 +148,11 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
                     department: attr(&check.signer, OU),
                     district: attr(&check.signer, L),
                     signed_at: signed_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| {
-                        t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())))
-                            .to_rfc3339()
+                        t.with_timezone(
+                            &chrono::FixedOffset::east_opt(8 * 3600)
+                                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
+                        )
+                        .to_rfc3339()
                     }),
                     intact: check.digest_matches,
                     signature_valid: check.signature_valid && check.certificate_bound,

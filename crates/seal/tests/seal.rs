@@ -17,8 +17,12 @@ fn rand_suffix() -> u64 {
 
 fn authorities() -> [Authority; 2] {
     [
-        Authority { district: "jingan".into(), department: "construction".into(), name: "静安区建设管理委员会".into() },
-        Authority { district: "jingan".into(), department: "environment".into(), name: "静安区生态环境局".into() },
+        Authority {
+            district: "jingan".into(), department: "construction".into(), name: "静安区建设管理委员会".into()
+        },
+        Authority {
+            district: "jingan".into(), department: "environment".into(), name: "静安区生态环境局".into()
+        },
     ]
 }
 
@@ -50,8 +54,12 @@ fn sealed(keys: &KeyDir) -> Vec<u8> {
     let [a, b] = authorities();
     let (ka, ca) = keys.signer(&a).expect("signer");
     let (kb, cb) = keys.signer(&b).expect("signer");
-    seal_permit(&content(), [(&ka, &ca, "seal-construction", &a.name), (&kb, &cb, "seal-environment", &b.name)], "D:20261128120000+08'00'")
-        .expect("seal")
+    seal_permit(
+        &content(),
+        [(&ka, &ca, "seal-construction", &a.name), (&kb, &cb, "seal-environment", &b.name)],
+        "D:20261128120000+08'00'",
+    )
+    .expect("seal")
 }
 
 fn setup(tag: &str) -> (PathBuf, KeyDir, Vec<u8>) {
@@ -128,7 +136,12 @@ fn private_keys_are_owner_only() {
 }
 
 fn tool(name: &str) -> Command {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().map(|o| o.status.success()).unwrap_or(false);
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     assert!(found, "{name} is missing (fix: run `make deps`)");
     Command::new(name)
 }
@@ -150,7 +163,9 @@ fn independent_tools_agree() {
 
     let text = tool("pdftotext").arg("-enc").arg("UTF-8").arg(&file).arg("-").output().expect("pdftotext");
     let text = String::from_utf8_lossy(&text.stdout);
-    for expected in ["夜间施工作业许可证", "静安区某商业综合体项目", "91310106MA1FL0D44W", "GB 12523-2011", "夜间不得超过55 dB"] {
+    for expected in
+        ["夜间施工作业许可证", "静安区某商业综合体项目", "91310106MA1FL0D44W", "GB 12523-2011", "夜间不得超过55 dB"]
+    {
         assert!(text.contains(expected), "pdftotext lacks {expected}: {text}");
     }
 

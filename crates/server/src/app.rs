@@ -34,8 +34,30 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
     Ok(store)
 }
 
+/// The sealing keys: created on first start of the embedded default; otherwise they must exist
+/// (created once with `nightpermit keys init`), and start-up stops with the command to fix it.
+pub fn prepare_keys(settings: &Settings) -> anyhow::Result<nightpermit_seal::KeyDir> {
+    let keys = nightpermit_seal::KeyDir::new(settings.keys_dir());
+    if settings.database_url.is_none() {
+        let created = keys
+            .init(&settings.authorities())
+            .with_context(|| format!("cannot create sealing keys in {}", keys.dir.display()))?;
+        if created > 0 {
+            tracing::info!(dir = %keys.dir.display(), created, "created sealing keys (root and one per district authority)");
+            eprintln!("created {created} sealing keys in {}", keys.dir.display());
+        }
+    } else if !keys.exists() {
+        anyhow::bail!(
+            "sealing keys missing in {} (fix: run `nightpermit keys init` with the same DATABASE_URL and NIGHTPERMIT__SEAL__KEYS_DIR, then copy the directory to the signing hosts)",
+            keys.dir.display()
+        );
+    }
+    Ok(keys)
+}
+
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let policy = crate::policy::Policy::load(&settings)?;
+    let keys = prepare_keys(&settings)?;
     let store = open_store(&settings).await?;
     let blob_dir = settings.blob_dir();
     std::fs::create_dir_all(&blob_dir).with_context(|| format!("cannot create blob dir {}", blob_dir.display()))?;
@@ -46,6 +68,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics: Arc::new(Metrics::new()?),
         clock: Clock::default(),
         policy: Arc::new(policy),
+        keys: Arc::new(keys),
     })
 }
 

@@ -20,6 +20,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub worker: WorkerSettings,
     pub rules: RulesSettings,
+    pub seal: SealSettings,
     pub districts: BTreeMap<String, DistrictAuthorities>,
     /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
     #[serde(skip)]
@@ -64,6 +65,11 @@ pub struct WorkerSettings {
     pub in_process: bool,
     pub ocr_threads: usize,
     pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SealSettings {
+    pub keys_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +156,28 @@ impl Settings {
         } else {
             self.storage.blob_dir.clone()
         }
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        if self.seal.keys_dir.as_os_str().is_empty() {
+            self.storage.data_dir.join("keys")
+        } else {
+            self.seal.keys_dir.clone()
+        }
+    }
+
+    /// Every sealing authority: each district's construction committee and environment bureau.
+    pub fn authorities(&self) -> Vec<nightpermit_seal::Authority> {
+        District::ALL
+            .iter()
+            .flat_map(|d| {
+                [Department::Construction, Department::Environment].map(|dep| nightpermit_seal::Authority {
+                    district: d.id().into(),
+                    department: dep.id().into(),
+                    name: self.district(*d).authority(dep).to_string(),
+                })
+            })
+            .collect()
     }
 
     pub fn sqlite_path(&self) -> PathBuf {

@@ -13,6 +13,7 @@ pub mod grades;
 pub mod metrics;
 pub mod policy;
 pub mod routes;
+pub mod sealing;
 pub mod state;
 pub mod upload;
 pub mod views;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub policy: Arc<Policy>,
+    /// Sealing keys and published certificates.
+    pub keys: Arc<nightpermit_seal::KeyDir>,
 }
 
 /// Wall-clock milliseconds; tests can shift it to simulate expiry without sleeping.

@@ -104,8 +104,7 @@ pub struct ApplicationView {
     /// One review track per department, once routed.
     pub tracks: Option<Vec<TrackView>>,
     /// The sealed permit, once issued.
-    #[schema(value_type = Option<Object>)]
-    pub permit: Option<Value>,
+    pub permit: Option<PermitRef>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -175,4 +174,12 @@ pub struct TrackView {
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PermitRef {
+    pub number: String,
+    /// valid, revoked or expired.
+    pub status: String,
+    pub pdf_url: String,
 }

@@ -11,6 +11,7 @@ use nightpermit_prereview::{CaseForm, MaterialFile, Prereviewer, Verdict};
 use nightpermit_rules::{evaluate, Outcome};
 use nightpermit_store::{
     DecisionRecord, JobRecord, MaterialRecord, PrereviewFinish, PrereviewJob, TrackRecord, JOB_KIND_PREREVIEW,
+    JOB_KIND_SEAL,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,9 +34,22 @@ pub async fn run(
             break;
         }
         let now = state.clock.now_ms();
-        match state.store.claim_job(&[JOB_KIND_PREREVIEW], &worker_id, now, lease_ms).await {
+        match state.store.claim_job(&[JOB_KIND_PREREVIEW, JOB_KIND_SEAL], &worker_id, now, lease_ms).await {
             Ok(Some(job)) => {
                 let started = std::time::Instant::now();
+                if job.kind == JOB_KIND_SEAL {
+                    // Sealing has no human fallback: it retries until the keys or storage work
+                    // again, then stays visible as a dead job for operators.
+                    if let Err(e) = crate::sealing::process(&state, &worker_id, &job).await {
+                        tracing::error!(job = %job.id, attempt = job.attempts, error = %e, "sealing failed");
+                        let retry_at = state.clock.now_ms() + 10_000 * job.attempts;
+                        let _ = state
+                            .store
+                            .fail_job(&job.id, &worker_id, &format!("{e:#}"), state.clock.now_ms(), retry_at)
+                            .await;
+                    }
+                    continue;
+                }
                 if let Err(e) = process(&state, &prereviewer, &worker_id, &job).await {
                     tracing::warn!(job = %job.id, attempt = job.attempts, error = %e, "pre-review job failed");
                     let error = format!("{e:#}");

@@ -140,10 +140,23 @@ pub trait Store: Send + Sync + 'static {
     async fn grade_changes(&self, firm_id: &str) -> StoreResult<Vec<GradeChange>>;
 
     /// The permit number of an application, allocated once per district and year.
-    async fn allocate_permit_number(&self, application_id: &str, district: &str, year: i64, now: i64) -> StoreResult<PermitRecord>;
+    async fn allocate_permit_number(
+        &self,
+        application_id: &str,
+        district: &str,
+        year: i64,
+        now: i64,
+    ) -> StoreResult<PermitRecord>;
     /// Records the sealed PDF, makes the permit valid and the application `issued`, and
     /// completes the sealing job — all or nothing. False if the job is no longer this worker's.
-    async fn issue_permit(&self, job_id: &str, worker: &str, number: &str, pdf_sha256: &str, now: i64) -> StoreResult<bool>;
+    async fn issue_permit(
+        &self,
+        job_id: &str,
+        worker: &str,
+        number: &str,
+        pdf_sha256: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
     async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>>;
     async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>>;
     /// Revokes a valid permit; the application becomes `revoked`.

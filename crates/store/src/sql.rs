@@ -54,7 +54,8 @@ const TRACK_COLUMNS: &str =
     "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
 const DECISION_COLUMNS: &str =
     "application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at";
-const PERMIT_COLUMNS: &str = "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
+const PERMIT_COLUMNS: &str =
+    "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
 const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -292,13 +293,15 @@ impl SqlStore {
     async fn enqueue_seal(tx: &mut Transaction<'static, Any>, application_id: &str, now: i64) -> StoreResult<()> {
         let payload = serde_json::to_string(&SealJob { application_id: application_id.to_string() })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"))
-            .bind(format!("seal-{application_id}"))
-            .bind(JOB_KIND_SEAL)
-            .bind(payload)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"
+        ))
+        .bind(format!("seal-{application_id}"))
+        .bind(JOB_KIND_SEAL)
+        .bind(payload)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -1100,12 +1103,19 @@ impl Store for SqlStore {
             .await?)
     }
 
-    async fn allocate_permit_number(&self, application_id: &str, district: &str, year: i64, now: i64) -> StoreResult<PermitRecord> {
+    async fn allocate_permit_number(
+        &self,
+        application_id: &str,
+        district: &str,
+        year: i64,
+        now: i64,
+    ) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
-        let existing: Option<PermitRecord> = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
-            .bind(application_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<PermitRecord> =
+            sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
+                .bind(application_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(p) = existing {
             return Ok(p);
         }
@@ -1116,15 +1126,17 @@ impl Store for SqlStore {
             .await?;
         let seq = max.unwrap_or(0) + 1;
         let number = format!("{district}-{year}-{seq:05}");
-        sqlx::query(&format!("INSERT INTO permits ({PERMIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, NULL, NULL, $6)"))
-            .bind(&number)
-            .bind(application_id)
-            .bind(district)
-            .bind(year)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO permits ({PERMIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, NULL, NULL, $6)"
+        ))
+        .bind(&number)
+        .bind(application_id)
+        .bind(district)
+        .bind(year)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let p: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
             .bind(&number)
             .fetch_one(&mut *tx)
@@ -1133,7 +1145,14 @@ impl Store for SqlStore {
         Ok(p)
     }
 
-    async fn issue_permit(&self, job_id: &str, worker: &str, number: &str, pdf_sha256: &str, now: i64) -> StoreResult<bool> {
+    async fn issue_permit(
+        &self,
+        job_id: &str,
+        worker: &str,
+        number: &str,
+        pdf_sha256: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let held = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
             .bind(now)
@@ -1166,11 +1185,20 @@ impl Store for SqlStore {
             .bind(&permit.application_id)
             .execute(&mut *tx)
             .await?;
-        self.append_audit(&mut tx, AuditEvent {
-            at: now, actor: "system", action: "permit.issued", entity: "application", entity_id: &permit.application_id,
-            before: status_json(current),
-            after: Some(serde_json::json!({"status": "issued", "permit": number, "pdf_sha256": pdf_sha256}).to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor: "system",
+                action: "permit.issued",
+                entity: "application",
+                entity_id: &permit.application_id,
+                before: status_json(current),
+                after: Some(
+                    serde_json::json!({"status": "issued", "permit": number, "pdf_sha256": pdf_sha256}).to_string(),
+                ),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -1213,11 +1241,18 @@ impl Store for SqlStore {
             .bind(&permit.application_id)
             .execute(&mut *tx)
             .await?;
-        self.append_audit(&mut tx, AuditEvent {
-            at: now, actor, action: "permit.revoked", entity: "application", entity_id: &permit.application_id,
-            before: status_json(current),
-            after: Some(serde_json::json!({"status": "revoked", "permit": number, "reason": reason}).to_string()),
-        })
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "permit.revoked",
+                entity: "application",
+                entity_id: &permit.application_id,
+                before: status_json(current),
+                after: Some(serde_json::json!({"status": "revoked", "permit": number, "reason": reason}).to_string()),
+            },
+        )
         .await?;
         let updated: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
             .bind(number)

@@ -395,7 +395,13 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     s.submit_application(&submit("a1", None, "j1", 100), "firm:f1").await.expect("submit");
     prereview_to_review(s, "a1", "j1", 200, 1).await;
     for t in ["a1-c1", "a1-e1"] {
-        let d = TrackDecision { track_id: t.into(), status: "approved".into(), decided_by: "r".into(), comment: None, now: 300 };
+        let d = TrackDecision {
+            track_id: t.into(),
+            status: "approved".into(),
+            decided_by: "r".into(),
+            comment: None,
+            now: 300,
+        };
         s.decide_track(&d, "staff:r").await.expect("decide");
     }
     // Approval queued the sealing, in the same transaction.

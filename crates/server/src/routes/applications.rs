@@ -111,6 +111,14 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
         trace: serde_json::from_str(&d.trace).unwrap_or_default(),
         decided_at: rfc3339(d.decided_at),
     });
+    let permit = match state.store.permit_for_application(&app.id).await?.filter(|p| p.status != "pending") {
+        Some(p) => Some(PermitRef {
+            status: crate::routes::permits::permit_status(&p, &form, state.clock.now_ms()),
+            pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
+            number: p.number,
+        }),
+        None => None,
+    };
     let tracks = state.store.tracks(&app.id).await?;
     let tracks = (!tracks.is_empty()).then(|| {
         tracks
@@ -143,7 +151,7 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
         prereview,
         decision,
         tracks,
-        permit: None,
+        permit,
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
     })

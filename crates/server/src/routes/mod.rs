@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod applications;
 pub mod ops;
+pub mod permits;
 pub mod review;
 
 use crate::error::{ApiError, Problem};
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
     tags((name = "accounts", description = "施工单位注册与登录"), (name = "applications", description = "申请、材料与提交"),
          (name = "review", description = "两部门并联审核"),
          (name = "admin", description = "企业信用记录与三色码"),
+         (name = "permits", description = "许可证公开查询、下载与验签"),
          (name = "operations", description = "运维"))
 )]
 pub struct ApiDoc;
@@ -59,6 +61,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(review::list_tasks))
         .routes(routes!(review::decide_task))
         .routes(routes!(admin::add_record, admin::get_records))
+        .routes(routes!(permits::get_permit))
+        .routes(routes!(permits::get_permit_pdf))
+        .routes(routes!(permits::revoke))
+        .routes(routes!(permits::verify))
+        .routes(routes!(permits::certificates))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -1,0 +1,270 @@
+//! Public permits: anyone (a resident, an auditor) can look a permit up, download its sealed
+//! PDF, and have a PDF verified; the certificates are published for offline checks.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::form::ApplicationForm;
+use crate::state::AppState;
+use crate::views::{rfc3339, shanghai};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::TimeZone;
+use nightpermit_domain::Role;
+use nightpermit_store::PermitRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PermitNights {
+    pub start_date: String,
+    pub end_date: String,
+    pub nightly_start: String,
+    pub nightly_end: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PublicPermit {
+    pub number: String,
+    /// valid, revoked or expired.
+    pub status: String,
+    pub district: String,
+    pub district_name: String,
+    pub project_name: String,
+    pub project_address: String,
+    pub firm_name: String,
+    pub nights: PermitNights,
+    pub issued_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revoke_reason: Option<String>,
+    pub pdf_url: String,
+}
+
+/// valid, revoked or expired (a valid permit whose last night has ended).
+pub fn permit_status(p: &PermitRecord, form: &ApplicationForm, now_ms: i64) -> String {
+    if p.status != "valid" {
+        return p.status.clone();
+    }
+    let last_end = form.window().and_then(|w| w.intervals().last().map(|(_, end)| *end));
+    let ended = last_end
+        .and_then(|end| shanghai().from_local_datetime(&end).single())
+        .is_some_and(|end| end.timestamp_millis() <= now_ms);
+    if ended {
+        "expired".into()
+    } else {
+        "valid".into()
+    }
+}
+
+async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermit, PermitRecord)> {
+    let p = state
+        .store
+        .permit(number)
+        .await?
+        .filter(|p| p.status != "pending")
+        .ok_or_else(|| ApiError::not_found("许可证"))?;
+    let app = state.store.application(&p.application_id).await?.ok_or_else(|| ApiError::not_found("许可证"))?;
+    let form: ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let firm = state.store.firm_by_id(&app.firm_id).await?;
+    let view = PublicPermit {
+        number: p.number.clone(),
+        status: permit_status(&p, &form, state.clock.now_ms()),
+        district: form.district.id().into(),
+        district_name: state.settings.district(form.district).name.clone(),
+        project_name: form.project.name.clone(),
+        project_address: form.project.address.clone(),
+        firm_name: firm.map(|f| f.name).unwrap_or_default(),
+        nights: PermitNights {
+            count: form.window().map(|w| w.nights()).unwrap_or(0),
+            start_date: form.night_work.start_date,
+            end_date: form.night_work.end_date,
+            nightly_start: form.night_work.nightly_start,
+            nightly_end: form.night_work.nightly_end,
+        },
+        issued_at: p.issued_at.map(rfc3339),
+        revoked_at: p.revoked_at.map(rfc3339),
+        revoke_reason: p.revoke_reason.clone(),
+        pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
+    };
+    Ok((view, p))
+}
+
+/// A permit's public record: who may work at night where, when, and whether it still holds.
+#[utoipa::path(get, path = "/api/v1/permits/{number}", tag = "permits",
+    params(("number" = String, Path, description = "permit number, e.g. jingan-2026-00001")),
+    responses((status = 200, body = PublicPermit), (status = 404, body = Problem)))]
+pub async fn get_permit(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult<Json<PublicPermit>> {
+    Ok(Json(public_permit(&state, &number).await?.0))
+}
+
+/// The sealed permit PDF.
+#[utoipa::path(get, path = "/api/v1/permits/{number}/pdf", tag = "permits",
+    params(("number" = String, Path, description = "permit number")),
+    responses((status = 200, description = "the sealed PDF", content_type = "application/pdf"), (status = 404, body = Problem)))]
+pub async fn get_permit_pdf(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (_, p) = public_permit(&state, &number).await?;
+    let sha = p.pdf_sha256.ok_or_else(|| ApiError::not_found("许可证文件"))?;
+    let bytes = state.blobs.get(&sha).await.map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{number}.pdf\"")),
+        ],
+        bytes,
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignatureView {
+    pub signer: String,
+    pub department: String,
+    pub district: String,
+    pub signed_at: Option<String>,
+    /// The signed bytes are unchanged.
+    pub intact: bool,
+    /// The Ed25519 signature verifies and is bound to its certificate.
+    pub signature_valid: bool,
+    /// The certificate chains to the service's root.
+    pub trusted: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VerifyView {
+    /// Signatures intact, valid and trusted, nothing appended, and the permit currently valid.
+    pub valid: bool,
+    pub signatures: Vec<SignatureView>,
+    pub permit_number: Option<String>,
+    /// valid, revoked or expired — the online answer; null if the number is unknown here.
+    pub permit_status: Option<String>,
+    pub problems: Vec<String>,
+}
+
+/// Verifies a permit PDF: its seals, and the permit's current status.
+#[utoipa::path(post, path = "/api/v1/verify", tag = "permits",
+    request_body(content = Vec<u8>, content_type = "application/pdf", description = "the permit PDF"),
+    responses((status = 200, body = VerifyView), (status = 415, body = Problem), (status = 413, body = Problem)))]
+pub async fn verify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<VerifyView>> {
+    let is_pdf = body.windows(5).take(1024).any(|w| w == b"%PDF-");
+    let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_pdf
+        || !(declared.is_empty()
+            || declared.starts_with("application/pdf")
+            || declared.starts_with("application/octet-stream"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "请以 application/pdf 上传许可证 PDF 文件",
+        ));
+    }
+    let root = state.keys.root().map_err(ApiError::internal)?;
+    let report = tokio::task::spawn_blocking(move || nightpermit_seal::verify_pdf(&body, &[root]))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut problems = report.problems.clone();
+    let permit_status = match &report.permit_number {
+        Some(n) => match public_permit(&state, n).await {
+            Ok((p, _)) => Some(p.status),
+            Err(_) => {
+                problems.push(format!("许可证编号 {n} 在本系统中不存在"));
+                None
+            }
+        },
+        None => None,
+    };
+    match permit_status.as_deref() {
+        Some("revoked") => problems.push("该许可证已被撤销".into()),
+        Some("expired") => problems.push("该许可证的夜间施工期限已过".into()),
+        _ => {}
+    }
+    Ok(Json(VerifyView {
+        valid: report.valid && permit_status.as_deref() == Some("valid"),
+        signatures: report
+            .signatures
+            .into_iter()
+            .map(|s| SignatureView {
+                signer: s.signer,
+                department: s.department,
+                district: s.district,
+                signed_at: s.signed_at,
+                intact: s.intact,
+                signature_valid: s.signature_valid,
+                trusted: s.trusted,
+            })
+            .collect(),
+        permit_number: report.permit_number,
+        permit_status,
+        problems,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateView {
+    /// root or authority.
+    pub role: String,
+    pub subject: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub pem: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateList {
+    pub certificates: Vec<CertificateView>,
+}
+
+/// The published certificates (root first, then every authority certificate ever issued), for
+/// verifying permits offline: `nightpermit verify FILE --certs DIR` or any PDF validator.
+#[utoipa::path(get, path = "/api/v1/seal/certificates", tag = "permits", responses((status = 200, body = CertificateList)))]
+pub async fn certificates(State(state): State<AppState>) -> ApiResult<Json<CertificateList>> {
+    let certs = state.keys.published().map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    for c in certs {
+        let tbs = &c.tbs_certificate;
+        out.push(CertificateView {
+            role: if tbs.issuer == tbs.subject { "root".into() } else { "authority".into() },
+            subject: tbs.subject.to_string(),
+            serial: hex::encode(tbs.serial_number.as_bytes()),
+            not_before: tbs.validity.not_before.to_string(),
+            not_after: tbs.validity.not_after.to_string(),
+            pem: nightpermit_seal::keys::to_pem(&c).map_err(ApiError::internal)?,
+        });
+    }
+    Ok(Json(CertificateList { certificates: out }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeBody {
+    pub reason: String,
+}
+
+/// Revokes a permit (admin).
+#[utoipa::path(post, path = "/api/v1/permits/{number}/revoke", tag = "permits", security(("bearer" = [])),
+    params(("number" = String, Path, description = "permit number")), request_body = RevokeBody,
+    responses((status = 200, body = PublicPermit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<RevokeBody>,
+) -> ApiResult<Json<PublicPermit>> {
+    if caller.role() != Role::Admin {
+        return Err(ApiError::forbidden("只有管理员可以撤销许可证"));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::field("reason", "REQUIRED", "请填写1至500字的撤销理由"));
+    }
+    match state.store.revoke_permit(&number, reason, &caller.actor(), state.clock.now_ms()).await {
+        Err(nightpermit_store::StoreError::NotFound) => return Err(ApiError::not_found("许可证")),
+        Err(nightpermit_store::StoreError::WrongStatus { .. }) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "PERMIT_NOT_VALID", "该许可证当前不是有效状态，无法撤销"))
+        }
+        other => other?,
+    };
+    Ok(Json(public_permit(&state, &number).await?.0))
+}
