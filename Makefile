@@ -8,7 +8,7 @@ PG_ADMIN ?= postgres://postgres@127.0.0.1:5432/postgres
 DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test deps pg lint fmt build bench-api clean-test-dbs
+.PHONY: run test deps pg lint fmt build bench-api bench-prereview bench-rules bench-seal clean-test-dbs
 
 ## Install what is missing, build, create the demo accounts and serve on SQLite.
 run: deps
@@ -50,3 +50,15 @@ build:
 bench-api: deps pg
 	cargo build --release --bin nightpermit
 	bash scripts/bench-api.sh $(BIN_RELEASE)
+
+## Pre-review corpus: accuracy, false passes/flags, per-field accuracy, latency, ratio to the CLI.
+bench-prereview: deps
+	cargo run --release -p nightpermit-prereview --example bench -- 16 6
+
+## Rules: evaluations per second of the default rule set on one core.
+bench-rules:
+	cargo run --release -p nightpermit-rules --example bench
+
+## Seals: render + two signatures, and verification, per permit on one core; pyHanko beside.
+bench-seal: deps
+	cargo run --release -p nightpermit-seal --example bench

@@ -22,6 +22,7 @@ run_backend() {
   else
     unset DATABASE_URL
   fi
+  RUST_LOG=warn "$BIN" keys init --data-dir "$dir" >/dev/null
   RUST_LOG=warn "$BIN" demo --data-dir "$dir" >/dev/null
   RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$dir" >"$dir/serve.log" 2>&1 &
   local pid=$!

@@ -208,3 +208,15 @@ async fn readme_walkthrough_works_as_written() {
     assert!(stdout.contains("CREDIT_CODE_INVALID"), "{stdout}");
     app.stop().await;
 }
+
+/// On Postgres the sealing keys are not created implicitly: start-up stops and says how to fix it.
+#[tokio::test]
+async fn missing_keys_on_postgres_stop_start_up_with_the_fix() {
+    let mut s = fresh_settings(Db::Sqlite).await;
+    s.storage.data_dir = temp_dir("nokeys");
+    s.database_url = Some(nightpermit_server::config::DatabaseUrl(
+        nightpermit_store::testing::fresh_postgres_url().await.expect("postgres"),
+    ));
+    let err = nightpermit_server::build_state(s).await.err().expect("must not start without keys");
+    assert!(format!("{err:#}").contains("nightpermit keys init"), "{err:#}");
+}

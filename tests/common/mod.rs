@@ -43,9 +43,15 @@ pub async fn fresh_settings(db: Db) -> Settings {
     s.worker.in_process = false;
     s.database_url = match db {
         Db::Sqlite => None,
-        Db::Postgres => Some(DatabaseUrl(
-            nightpermit_store::testing::fresh_postgres_url().await.expect("Postgres at 127.0.0.1:5432 (see README)"),
-        )),
+        Db::Postgres => {
+            // With Postgres the keys must exist beforehand (`nightpermit keys init`).
+            nightpermit_seal::KeyDir::new(s.keys_dir()).init(&s.authorities()).expect("keys");
+            Some(DatabaseUrl(
+                nightpermit_store::testing::fresh_postgres_url()
+                    .await
+                    .expect("Postgres at 127.0.0.1:5432 (see README)"),
+            ))
+        }
     };
     s
 }

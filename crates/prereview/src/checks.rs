@@ -326,6 +326,39 @@ fn classify_score(pages: &[PageText], kind: MaterialKind) -> usize {
     keywords(kind).iter().filter(|w| text.contains(*w)).count()
 }
 
+/// One character apart (a single substitution, insertion or deletion).
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (fold_str(a).chars().collect(), fold_str(b).chars().collect());
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    match long.len() - short.len() {
+        0 => a.iter().zip(b.iter()).filter(|(x, y)| x != y).count() == 1,
+        1 => (0..long.len())
+            .any(|skip| long.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, c)| c).eq(short.iter())),
+        _ => false,
+    }
+}
+
+/// A project name read one character off on one material, while other materials of the same
+/// application read it exactly, is more likely a misreading than another project: it becomes
+/// a warning (a human looks) rather than an error sent back to the applicant.
+fn weigh_project_names(findings: &mut [Finding], materials: &[MaterialReading], form: &CaseForm) {
+    let naming: Vec<&MaterialReading> =
+        materials.iter().filter(|m| names_project(m.kind) && m.problem.is_none()).collect();
+    let confirmed = naming.iter().any(|m| {
+        !findings.iter().any(|f| f.code == PROJECT_MISMATCH && f.material_id.as_deref() == Some(&m.material_id))
+    });
+    if !confirmed {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let near = f.found.as_deref().is_some_and(|found| one_edit_apart(&form.project_name, found));
+        if f.code == PROJECT_MISMATCH && f.severity == Severity::Error && near {
+            f.severity = Severity::Warning;
+            f.message = format!("{}（其他材料上的项目名称一致，可能为识别误差，请人工核对）", f.message);
+        }
+    }
+}
+
 /// All findings for a case: missing kinds, then each material's.
 pub fn check_case(form: &CaseForm, materials: &[MaterialReading]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -339,6 +372,7 @@ pub fn check_case(form: &CaseForm, materials: &[MaterialReading]) -> Vec<Finding
     for m in materials {
         out.extend(check_material(m, form));
     }
+    weigh_project_names(&mut out, materials, form);
     out
 }
 
@@ -555,6 +589,18 @@ mod tests {
         let findings = check_case(&f, &set);
         assert_eq!(codes(&findings), vec![(MISSING_MATERIAL, Severity::Error), (UNREADABLE_FILE, Severity::Error)]);
         assert_eq!(findings[0].kind, Some(MaterialKind::NoisePlan));
+    }
+
+    #[test]
+    fn a_project_name_misread_on_one_material_is_weighed_against_the_others() {
+        let f = form();
+        let mut set = clean_set(&f);
+        set[5] = reading(MaterialKind::SitePlan, &["施工现场平面布置图", "工程名称：静安区某商业综合体项日"], false);
+        let findings = check_case(&f, &set);
+        assert_eq!(codes(&findings), vec![(PROJECT_MISMATCH, Severity::Warning)]);
+        // Another project entirely stays an error.
+        set[5] = reading(MaterialKind::SitePlan, &["施工现场平面布置图", "工程名称：徐汇区某住宅项目"], false);
+        assert_eq!(codes(&check_case(&f, &set)), vec![(PROJECT_MISMATCH, Severity::Error)]);
     }
 
     #[test]

@@ -157,7 +157,9 @@ fn ink_blend(img: &mut RgbImage, x: i32, y: i32, color: Rgb<u8>) {
 fn stamp_seal(img: &mut RgbImage, cx: i32, cy: i32, radius: i32, font: &FontVec, text: &str) {
     let red = Rgb([214, 30, 36]);
     let mut seal = RgbImage::from_pixel(img.width(), img.height(), Rgb([255, 255, 255]));
-    for r in (radius - 7)..=radius {
+    // The ring is about 1 mm wide, whatever the resolution.
+    let ring = (radius / 20).max(3);
+    for r in (radius - ring)..=radius {
         draw_hollow_circle_mut(&mut seal, (cx, cy), r, red);
     }
     let star: Vec<Point<i32>> = (0..10)
@@ -440,4 +442,143 @@ pub fn file(doc: &Doc, variant: Variant, format: Format, dpi: u32, font: &FontVe
             ("application/pdf".into(), pdf(&pages, dpi))
         }
     }
+}
+
+/// One application of the evaluation corpus: what is uploaded and which error codes a correct
+/// pre-review must report (none for a clean application).
+pub struct CorpusCase {
+    pub name: String,
+    pub case: SynthCase,
+    /// (declared kind, document drawn, variant, format, dpi, cut the file short)
+    pub files: Vec<(MaterialKind, Doc, Variant, Format, u32, bool)>,
+    pub expected_errors: Vec<&'static str>,
+}
+
+fn plan(
+    c: &SynthCase,
+    variants: [(Variant, Format); 6],
+    dpi: u32,
+) -> Vec<(MaterialKind, Doc, Variant, Format, u32, bool)> {
+    const KINDS: [MaterialKind; 6] = [
+        MaterialKind::BusinessLicense,
+        MaterialKind::ConstructionPermit,
+        MaterialKind::ProcessCertificate,
+        MaterialKind::NoisePlan,
+        MaterialKind::ResidentNotice,
+        MaterialKind::SitePlan,
+    ];
+    KINDS.iter().zip(variants).map(|(k, (v, f))| (*k, document(*k, c), v, f, dpi, false)).collect()
+}
+
+/// A deterministic corpus: `clean` clean applications in varied shapes, then one application per
+/// error code (and a seal over a wrong firm name).
+pub fn corpus(start: NaiveDate, clean: usize) -> Vec<CorpusCase> {
+    use crate::findings::*;
+    use Format::*;
+    use Variant::*;
+    let shapes: [[(Variant, Format); 6]; 6] = [
+        [(Clean, Png), (Clean, Png), (Clean, Png), (Clean, Png), (Clean, Png), (Clean, Png)],
+        [(Noisy, Png), (Skewed(1.5), Jpeg(85)), (Clean, Pdf(2)), (Sideways, Png), (Photo, Jpeg(80)), (Clean, Png)],
+        [(Photo, Jpeg(85)), (Clean, Jpeg(90)), (Skewed(-2.0), Png), (Clean, Png), (Noisy, Png), (UpsideDown, Png)],
+        [(Skewed(2.5), Png), (Noisy, Png), (Photo, Jpeg(80)), (Clean, Pdf(1)), (Clean, Png), (Clean, Jpeg(85))],
+        [(Clean, Pdf(1)), (Photo, Jpeg(85)), (Noisy, Png), (Skewed(-1.0), Jpeg(85)), (Sideways, Png), (Clean, Png)],
+        [(UpsideDown, Png), (Clean, Png), (Sideways, Png), (Photo, Jpeg(80)), (Skewed(1.0), Png), (Noisy, Png)],
+    ];
+    let mut out = Vec::new();
+    for i in 0..clean {
+        let c = case(i, start);
+        let dpi = if i % 3 == 2 { 300 } else { 200 };
+        out.push(CorpusCase {
+            name: format!("clean-{i:02}"),
+            files: plan(&c, shapes[i % shapes.len()], dpi),
+            case: c,
+            expected_errors: vec![],
+        });
+    }
+    let base = |i: usize| case(100 + i, start);
+    let clean_shape = shapes[0];
+    let mut defect =
+        |name: &str,
+         i: usize,
+         code: &'static str,
+         edit: &dyn Fn(&SynthCase, &mut Vec<(MaterialKind, Doc, Variant, Format, u32, bool)>)| {
+            let c = base(i);
+            let mut files = plan(&c, clean_shape, 200);
+            edit(&c, &mut files);
+            out.push(CorpusCase { name: name.into(), case: c, files, expected_errors: vec![code] });
+        };
+    defect("missing-noise-plan", 0, MISSING_MATERIAL, &|_, f| {
+        f.remove(3);
+    });
+    defect("truncated-site-plan", 1, UNREADABLE_FILE, &|_, f| f[5].5 = true);
+    defect("blurred-licence", 2, ILLEGIBLE, &|_, f| f[0].2 = Blurred);
+    defect("notice-as-noise-plan", 3, WRONG_DOCUMENT_KIND, &|c, f| f[3].1 = document(MaterialKind::ResidentNotice, c));
+    defect("other-firm-name", 4, FIRM_NAME_MISMATCH, &|c, f| {
+        let mut o = c.clone();
+        o.firm_name = c.firm_name.replacen("建设", "建筑", 1).replacen("工程", "土木", 1);
+        f[0].1 = document(MaterialKind::BusinessLicense, &o);
+    });
+    defect("seal-over-other-firm-name", 5, FIRM_NAME_MISMATCH, &|c, f| {
+        let mut o = c.clone();
+        o.firm_name = c.firm_name.replacen("上海", "江苏", 1);
+        let mut d = document(MaterialKind::BusinessLicense, &o);
+        d.seal_over_line = Some(1);
+        f[0].1 = d;
+    });
+    defect("other-credit-code", 6, CREDIT_CODE_MISMATCH, &|c, f| {
+        let mut o = c.clone();
+        o.credit_code =
+            nightpermit_domain::CreditCode::complete("91310115MA1K3YJ2X").map(|x| x.to_string()).unwrap_or_default();
+        f[0].1 = document(MaterialKind::BusinessLicense, &o);
+    });
+    defect("bad-check-character", 7, CREDIT_CODE_INVALID, &|c, f| {
+        let mut o = c.clone();
+        let last = c.credit_code.chars().last().unwrap_or('0');
+        o.credit_code = format!("{}{}", &c.credit_code[..17], if last == '8' { '9' } else { '8' });
+        f[0].1 = document(MaterialKind::BusinessLicense, &o);
+    });
+    defect("other-permit-number", 8, PERMIT_NO_MISMATCH, &|c, f| {
+        let mut o = c.clone();
+        o.permit_no = format!("{}9", &c.permit_no[..c.permit_no.len() - 1]);
+        if o.permit_no == c.permit_no {
+            o.permit_no = format!("{}8", &c.permit_no[..c.permit_no.len() - 1]);
+        }
+        f[1].1 = document(MaterialKind::ConstructionPermit, &o);
+    });
+    defect("certificate-for-other-project", 9, PROJECT_MISMATCH, &|c, f| {
+        let mut o = c.clone();
+        o.project_name = "浦东新区某物流园区新建工程".into();
+        f[2].1 = document(MaterialKind::ProcessCertificate, &o);
+    });
+    defect("expired-licence", 10, DOCUMENT_EXPIRED, &|c, f| {
+        let mut o = c.clone();
+        o.license_until = Some(c.start_date);
+        f[0].1 = document(MaterialKind::BusinessLicense, &o);
+    });
+    defect("notice-too-short", 11, PERIOD_NOT_COVERED, &|c, f| {
+        let mut o = c.clone();
+        o.end_date = c.start_date;
+        f[4].1 = document(MaterialKind::ResidentNotice, &o);
+    });
+    defect("certificate-unsealed", 12, SEAL_MISSING, &|c, f| {
+        let mut d = document(MaterialKind::ProcessCertificate, c);
+        d.seal_over_line = None;
+        f[2].1 = d;
+    });
+    out
+}
+
+/// Renders a corpus case's files.
+pub fn corpus_files(cc: &CorpusCase, font: &FontVec) -> Vec<crate::MaterialFile> {
+    cc.files
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, doc, variant, format, dpi, cut))| {
+            let (content_type, mut bytes) = file(doc, *variant, *format, *dpi, font, i as u64 + 17);
+            if *cut {
+                bytes.truncate(bytes.len() / 3);
+            }
+            crate::MaterialFile { id: format!("{}-{}", cc.name, kind.id()), kind: *kind, content_type, bytes }
+        })
+        .collect()
 }

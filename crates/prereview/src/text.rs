@@ -133,9 +133,9 @@ pub fn compare(expected: &str, found: &[OcrChar]) -> Comparison {
     if ops.is_empty() {
         return Comparison::Same;
     }
-    // Doubtful only if every difference sits on a doubtful character and there are few of them:
-    // a name with half its characters unsure is not "the same name, probably".
-    let few = ops.len() <= (expected.len() / 4).max(1);
+    // Doubtful only if the one difference sits on a doubtful character: two or more differences
+    // are more likely another name than two misreadings (上海华沪 vs 上海华浦 is another firm).
+    let few = ops.len() <= 1;
     if few && ops.iter().all(|c| *c < SURE) {
         Comparison::Uncertain { found: found_text }
     } else {
