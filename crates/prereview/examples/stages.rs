@@ -11,7 +11,7 @@ fn main() {
     let (_, bytes) =
         synth::file(&synth::document(MaterialKind::ResidentNotice, &case), Variant::Clean, Format::Png, dpi, &font, 1);
     let mut engine = ocr::OcrEngine::new("chi_sim").expect("tesseract");
-    let mut lap = |name: &str, t: &mut Instant| {
+    let lap = |name: &str, t: &mut Instant| {
         println!("{name:<16} {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
         *t = Instant::now();
     };

@@ -444,13 +444,15 @@ pub fn file(doc: &Doc, variant: Variant, format: Format, dpi: u32, font: &FontVe
     }
 }
 
+/// One file of a corpus case: (declared kind, document drawn, variant, format, dpi, cut short).
+pub type CorpusFile = (MaterialKind, Doc, Variant, Format, u32, bool);
+
 /// One application of the evaluation corpus: what is uploaded and which error codes a correct
 /// pre-review must report (none for a clean application).
 pub struct CorpusCase {
     pub name: String,
     pub case: SynthCase,
-    /// (declared kind, document drawn, variant, format, dpi, cut the file short)
-    pub files: Vec<(MaterialKind, Doc, Variant, Format, u32, bool)>,
+    pub files: Vec<CorpusFile>,
     pub expected_errors: Vec<&'static str>,
 }
 
@@ -497,16 +499,12 @@ pub fn corpus(start: NaiveDate, clean: usize) -> Vec<CorpusCase> {
     }
     let base = |i: usize| case(100 + i, start);
     let clean_shape = shapes[0];
-    let mut defect =
-        |name: &str,
-         i: usize,
-         code: &'static str,
-         edit: &dyn Fn(&SynthCase, &mut Vec<(MaterialKind, Doc, Variant, Format, u32, bool)>)| {
-            let c = base(i);
-            let mut files = plan(&c, clean_shape, 200);
-            edit(&c, &mut files);
-            out.push(CorpusCase { name: name.into(), case: c, files, expected_errors: vec![code] });
-        };
+    let mut defect = |name: &str, i: usize, code: &'static str, edit: &dyn Fn(&SynthCase, &mut Vec<CorpusFile>)| {
+        let c = base(i);
+        let mut files = plan(&c, clean_shape, 200);
+        edit(&c, &mut files);
+        out.push(CorpusCase { name: name.into(), case: c, files, expected_errors: vec![code] });
+    };
     defect("missing-noise-plan", 0, MISSING_MATERIAL, &|_, f| {
         f.remove(3);
     });
