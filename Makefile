@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 # Build output lives outside the checkout so a fresh clone (CI) reuses the compiled dependencies.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/nightpermit-target
+# pip-installed tools (pyHanko) live in Python's scripts directory, which may not be on PATH.
+PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(PY_SCRIPTS):$(PATH)
 BIN_DEBUG := $(CARGO_TARGET_DIR)/debug/nightpermit
 BIN_RELEASE := $(CARGO_TARGET_DIR)/release/nightpermit
 PG_ADMIN ?= postgres://postgres@127.0.0.1:5432/postgres

@@ -30,6 +30,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # pyHanko: the independent PDF-signature validator the seal tests run against our permits.
+# pip puts its command in Python's scripts directory; the Makefile adds that to PATH.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 if ! command -v pyhanko >/dev/null 2>&1; then
   echo "installing pyHanko"
   python3 -m pip install --quiet --disable-pip-version-check "pyhanko==0.38.*" "pyhanko-cli==0.6.*" 2>&1 | grep -v "Running pip as the 'root' user" || true
