@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>>;
     async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>>;
+    /// Numbers of the valid permits in a district whose nights include the night beginning on
+    /// `night` (YYYY-MM-DD): what a resident asks when it is noisy tonight.
+    async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>>;
     /// Revokes a valid permit; the application becomes `revoked`.
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord>;
 

@@ -1218,6 +1218,19 @@ impl Store for SqlStore {
             .await?)
     }
 
+    async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>> {
+        // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT p.number FROM permits p JOIN applications a ON a.id = p.application_id \
+             WHERE p.district = $1 AND p.status = 'valid' AND a.start_date <= $2 AND a.end_date >= $2 ORDER BY p.number",
+        )
+        .bind(district)
+        .bind(night)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
         let permit: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))

@@ -417,7 +417,15 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     let p = s.permit(&p.number).await.expect("permit").expect("exists");
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
+    // The application's nights are 2026-12-01..03 (see `application`).
+    assert_eq!(s.permits_for_night("jingan", "2026-12-02").await.expect("night"), vec![p.number.clone()]);
+    assert!(s.permits_for_night("jingan", "2026-12-04").await.expect("night").is_empty());
+    assert!(s.permits_for_night("xuhui", "2026-12-02").await.expect("night").is_empty());
     let r = s.revoke_permit(&p.number, "噪声扰民经查属实", "staff:admin", 600).await.expect("revoke");
+    assert!(
+        s.permits_for_night("jingan", "2026-12-02").await.expect("night").is_empty(),
+        "a revoked permit permits nothing"
+    );
     assert_eq!((r.status.as_str(), r.revoke_reason.as_deref()), ("revoked", Some("噪声扰民经查属实")));
     assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked.id().into()));
     assert!(matches!(s.revoke_permit(&p.number, "again", "x", 700).await, Err(StoreError::WrongStatus { .. })));

@@ -61,6 +61,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(review::list_tasks))
         .routes(routes!(review::decide_task))
         .routes(routes!(admin::add_record, admin::get_records))
+        .routes(routes!(permits::permits_for_night))
         .routes(routes!(permits::get_permit))
         .routes(routes!(permits::get_permit_pdf))
         .routes(routes!(permits::revoke))

@@ -268,3 +268,57 @@ pub async fn revoke(
     };
     Ok(Json(public_permit(&state, &number).await?.0))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct NightQuery {
+    /// District id, e.g. jingan.
+    district: String,
+    /// The date the night begins (YYYY-MM-DD); default tonight in Shanghai (before 06:00 that is
+    /// the night that began yesterday).
+    night: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NightPermits {
+    pub district: String,
+    pub night: String,
+    pub permits: Vec<PublicPermit>,
+}
+
+/// For residents: which sites in a district may work on a given night, and when.
+#[utoipa::path(get, path = "/api/v1/permits", tag = "permits", params(NightQuery),
+    responses((status = 200, body = NightPermits), (status = 422, body = Problem)))]
+pub async fn permits_for_night(
+    State(state): State<AppState>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<NightQuery>,
+) -> ApiResult<Json<NightPermits>> {
+    let district: nightpermit_domain::District = q
+        .district
+        .parse()
+        .map_err(|_| ApiError::field("district", "UNKNOWN_DISTRICT", format!("未知的区：{}", q.district)))?;
+    let night = match q.night.as_deref() {
+        Some(d) => {
+            nightpermit_domain::parse_date(d).map_err(|e| ApiError::field("night", "INVALID_DATE", e.to_string()))?
+        }
+        None => {
+            let now = shanghai()
+                .timestamp_millis_opt(state.clock.now_ms())
+                .single()
+                .map(|t| t.naive_local())
+                .unwrap_or_default();
+            // Before 06:00 it is still the night that began yesterday.
+            let date = now.date();
+            if now.time() < nightpermit_domain::NIGHT_END {
+                date.pred_opt().unwrap_or(date)
+            } else {
+                date
+            }
+        }
+    };
+    let mut permits = Vec::new();
+    for number in state.store.permits_for_night(district.id(), &night.to_string()).await? {
+        let (p, _) = public_permit(&state, &number).await?;
+        permits.push(p);
+    }
+    Ok(Json(NightPermits { district: district.id().into(), night: night.to_string(), permits }))
+}
