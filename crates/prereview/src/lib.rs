@@ -179,6 +179,18 @@ pub fn read_material_with(engine: &mut OcrEngine, file: &MaterialFile, second_lo
             reading.pages.push(PageText { page: number, lines });
             continue;
         }
+        let (pw, ph) = page.image.dimensions();
+        if let Some(reason) = pages::resolution_problem(pw, ph) {
+            reading.problem = Some(
+                Finding::new(
+                    findings::ILLEGIBLE,
+                    Severity::Error,
+                    format!("“{}”第{number}页无法辨认：{reason}", file.kind.label()),
+                )
+                .at(Some(Region { page: number, x: 0, y: 0, w: pw, h: ph })),
+            );
+            return reading;
+        }
         let mut gray = pages::ocr_image(&page.image);
         if pages::is_blank(&gray) {
             reading.pages.push(PageText { page: number, lines: vec![] });
@@ -283,5 +295,26 @@ fn mean_conf_chars(chars: &[text::OcrChar]) -> f32 {
         0.0
     } else {
         chars.iter().map(|c| c.conf).sum::<f32>() / chars.len() as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_scan_is_illegible_and_a_broken_file_unreadable() {
+        let mut engine = OcrEngine::new("chi_sim").expect("tesseract-ocr-chi-sim (make deps)");
+        let tiny = MaterialFile {
+            id: "m1".into(),
+            kind: MaterialKind::BusinessLicense,
+            content_type: "image/png".into(),
+            bytes: include_bytes!("../../../fixtures/samples/sample-scan.png").to_vec(),
+        };
+        let r = read_material(&mut engine, &tiny);
+        assert_eq!(r.problem.as_ref().map(|f| f.code.as_str()), Some(findings::ILLEGIBLE));
+        let broken = MaterialFile { bytes: tiny.bytes[..60].to_vec(), ..tiny };
+        let r = read_material(&mut engine, &broken);
+        assert_eq!(r.problem.as_ref().map(|f| f.code.as_str()), Some(findings::UNREADABLE_FILE));
     }
 }

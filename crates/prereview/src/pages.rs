@@ -167,13 +167,18 @@ pub fn is_blank(gray: &GrayImage) -> bool {
     marks * 10_000 < n * 5
 }
 
+/// Whether the page as uploaded has too few pixels to hold small print. Judged before any
+/// rescaling: enlarging a tiny image does not add detail.
+pub fn resolution_problem(w: u32, h: u32) -> Option<String> {
+    // An A4 page under ~100 dpi loses small print; the short side of A4 at 100 dpi is 827 px.
+    (w.min(h) < 800).then(|| format!("分辨率过低（{w}×{h}像素），请以200–300 dpi扫描"))
+}
+
 /// Why a page cannot be read reliably, if it cannot.
 pub fn legibility_problem(gray: &GrayImage) -> Option<String> {
     let (w, h) = gray.dimensions();
-    let short = w.min(h);
-    // An A4 page under ~100 dpi loses small print; the short side of A4 at 100 dpi is 827 px.
-    if short < 800 {
-        return Some(format!("分辨率过低（{w}×{h}像素），请以200–300 dpi扫描"));
+    if let Some(p) = resolution_problem(w, h) {
+        return Some(p);
     }
     let (mut sum, mut hist) = (0u64, [0u64; 256]);
     for p in gray.pixels() {
@@ -487,6 +492,15 @@ mod tests {
         for v in [synth::Variant::Clean, synth::Variant::Photo, synth::Variant::Noisy] {
             assert!(sharpness(&raw(v)) > MIN_SHARPNESS * 2.0, "{v:?}");
         }
+    }
+
+    #[test]
+    fn tiny_images_are_too_low_resolution_even_if_enlarged() {
+        assert!(resolution_problem(200, 120).is_some());
+        assert!(resolution_problem(1654, 2339).is_none());
+        let tiny = image::RgbImage::from_pixel(200, 120, image::Rgb([255, 255, 255]));
+        // ocr_image enlarges it to A4 width; the check must not be fooled by that.
+        assert!(ocr_image(&tiny).width() >= 800);
     }
 
     #[test]
