@@ -255,6 +255,23 @@ async fn uploads_are_checked_by_content_and_size() {
     .await;
     // Unknown kind.
     field_error(app.upload(&token, &id, "selfie", "x.png", png(4, 4)).await, "kind", "UNKNOWN_MATERIAL_KIND").await;
+    // Not multipart at all: still problem+json with a code.
+    let r = app
+        .post_json(&format!("/api/v1/applications/{id}/materials"), Some(&token), &json!({"kind": "site_plan"}))
+        .await;
+    problem(r, StatusCode::BAD_REQUEST, "MALFORMED_MULTIPART").await;
+    // A body over the request limit on a JSON route.
+    let huge_json = format!("{{\"measures\": [\"{}\"]}}", "x".repeat(2 * 1024 * 1024));
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/applications/{id}")))
+        .bearer_auth(&token)
+        .header("content-type", "application/merge-patch+json")
+        .body(huge_json)
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE").await;
     // A PDF and a JPEG are fine; the type comes from the bytes, not the name.
     let r =
         app.upload(&token, &id, "construction_permit", "permit.bin", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec()).await;

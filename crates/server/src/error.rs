@@ -1,7 +1,8 @@
 //! The one API error type, answered as RFC 9457 problem+json with a stable `code` and a Chinese
 //! message. 5xx causes are logged, never sent.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nightpermit_store::StoreError;
@@ -160,6 +161,25 @@ impl From<JsonRejection> for ApiError {
                 ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{}", e.body_text()))
             }
             other => ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{}", other.body_text())),
+        }
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(r: MultipartRejection) -> Self {
+        ApiError::bad_request(
+            "MALFORMED_MULTIPART",
+            format!("请以 multipart/form-data 上传（字段 kind 与 file）：{}", r.body_text()),
+        )
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", "请求体超过大小上限")
+        } else {
+            ApiError::bad_request("MALFORMED_BODY", format!("请求体无法读取：{}", r.body_text()))
         }
     }
 }

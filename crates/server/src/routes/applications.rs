@@ -197,8 +197,9 @@ pub async fn patch_application(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<ApplicationView>> {
+    let body = body?;
     let app = owned_application(&state, &caller, &id).await?;
     let patch: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{e}")))?;
@@ -318,9 +319,10 @@ pub async fn upload_material(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<MaterialView>)> {
     let app = owned_application(&state, &caller, &id).await?;
+    let mut multipart = multipart?;
     let current = status_of(&app)?;
     if !current.editable() {
         return Err(StoreError::WrongStatus { current }.into());

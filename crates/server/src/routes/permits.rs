@@ -146,7 +146,12 @@ pub struct VerifyView {
 #[utoipa::path(post, path = "/api/v1/verify", tag = "permits",
     request_body(content = Vec<u8>, content_type = "application/pdf", description = "the permit PDF"),
     responses((status = 200, body = VerifyView), (status = 415, body = Problem), (status = 413, body = Problem)))]
-pub async fn verify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<VerifyView>> {
+pub async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<VerifyView>> {
+    let body = body?;
     let is_pdf = body.windows(5).take(1024).any(|w| w == b"%PDF-");
     let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_pdf
