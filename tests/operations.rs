@@ -170,7 +170,7 @@ async fn audit_verify_names_the_first_broken_link() {
 fn help_lists_every_command() {
     let out = cli(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "users", "audit", "demo"] {
+    for cmd in ["serve", "worker", "migrate", "users", "audit", "demo", "rules", "firms", "keys", "verify", "permits"] {
         assert!(text.contains(cmd), "{cmd} missing from --help: {text}");
     }
     let bad = cli(&["serve", "--listen", "not-an-address"]);

@@ -189,6 +189,11 @@ impl KeyDir {
         self.dir.join("certs")
     }
 
+    /// Whether the published root certificate is here: all an API server needs to verify.
+    pub fn has_root_certificate(&self) -> bool {
+        self.dir.join("root.crt").exists()
+    }
+
     pub fn exists(&self) -> bool {
         self.dir.join("root.key").exists() && self.dir.join("root.crt").exists()
     }

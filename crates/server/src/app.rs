@@ -46,7 +46,7 @@ pub fn prepare_keys(settings: &Settings) -> anyhow::Result<nightpermit_seal::Key
             tracing::info!(dir = %keys.dir.display(), created, "created sealing keys (root and one per district authority)");
             eprintln!("created {created} sealing keys in {}", keys.dir.display());
         }
-    } else if !keys.exists() {
+    } else if !keys.has_root_certificate() {
         anyhow::bail!(
             "sealing keys missing in {} (fix: run `nightpermit keys init` with the same DATABASE_URL and NIGHTPERMIT__SEAL__KEYS_DIR, then copy the directory to the signing hosts)",
             keys.dir.display()
