@@ -36,6 +36,9 @@ run_backend() {
     --data @"$dir/form.json" | json '["id"]')
   curl -s -X POST "$API/applications/$app/materials" -H "authorization: Bearer $token" \
     -F kind=business_license -F file=@"$HERE/../fixtures/samples/sample-scan.png" >/dev/null
+  # Read a submitted case, as a firm checking its pre-review result does.
+  curl -s -X POST "$API/applications/$app/submit" -H "authorization: Bearer $token" >/dev/null
+  sleep 2
 
   echo "== $backend: GET /api/v1/applications/{id} ($CONNECTIONS connections, $DURATION)"
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" "$API/applications/$app" \

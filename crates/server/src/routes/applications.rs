@@ -78,14 +78,28 @@ pub async fn list_rounds(
 }
 
 /// Builds the full API.md view of one application.
-pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiResult<ApplicationView> {
+pub async fn application_view(state: &AppState, caller: &Caller, app: ApplicationRecord) -> ApiResult<ApplicationView> {
     let form = stored_form(&app)?;
     let status = status_of(&app)?;
-    let firm = state
-        .store
-        .firm_by_id(&app.firm_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application {} has no firm", app.id)))?;
+    // The owner's record is already loaded with the session; others' is looked up.
+    let firm = match caller {
+        Caller::Firm(f) if f.id == app.firm_id => f.clone(),
+        _ => state
+            .store
+            .firm_by_id(&app.firm_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application {} has no firm", app.id)))?,
+    };
+    // Parts a case cannot have yet are not queried: nothing before the first submission, no
+    // permit before approval.
+    let submitted = app.round > 0;
+    let may_have_permit = matches!(
+        status,
+        ApplicationStatus::Approved
+            | ApplicationStatus::Issued
+            | ApplicationStatus::Revoked
+            | ApplicationStatus::Expired
+    );
     let materials = state
         .store
         .materials(&app.id)
@@ -101,8 +115,9 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
             uploaded_at: rfc3339(m.created_at),
         })
         .collect();
-    let prereview = state.store.prereview_rounds(&app.id).await?.pop().map(round_view);
-    let decision = state.store.decisions(&app.id).await?.pop().map(|d| DecisionView {
+    let prereview = if submitted { state.store.prereview_rounds(&app.id).await?.pop().map(round_view) } else { None };
+    let decisions = if submitted { state.store.decisions(&app.id).await? } else { Vec::new() };
+    let decision = decisions.into_iter().last().map(|d| DecisionView {
         outcome: d.outcome,
         ruleset_id: d.ruleset_id,
         ruleset_version: d.ruleset_version,
@@ -111,7 +126,8 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
         trace: serde_json::from_str(&d.trace).unwrap_or_default(),
         decided_at: rfc3339(d.decided_at),
     });
-    let permit = match state.store.permit_for_application(&app.id).await?.filter(|p| p.status != "pending") {
+    let permit_record = if may_have_permit { state.store.permit_for_application(&app.id).await? } else { None };
+    let permit = match permit_record.filter(|p| p.status != "pending") {
         Some(p) => Some(PermitRef {
             status: crate::routes::permits::permit_status(&p, &form, state.clock.now_ms()),
             pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
@@ -119,7 +135,7 @@ pub async fn application_view(state: &AppState, app: ApplicationRecord) -> ApiRe
         }),
         None => None,
     };
-    let tracks = state.store.tracks(&app.id).await?;
+    let tracks = if submitted { state.store.tracks(&app.id).await? } else { Vec::new() };
     let tracks = (!tracks.is_empty()).then(|| {
         tracks
             .into_iter()
@@ -184,7 +200,7 @@ pub async fn create_application(
         updated_at: now,
     };
     state.store.create_application(&record, &caller.actor()).await?;
-    Ok((StatusCode::CREATED, Json(application_view(&state, record).await?)))
+    Ok((StatusCode::CREATED, Json(application_view(&state, &caller, record).await?)))
 }
 
 /// Edits a draft, or an application returned for correction (JSON merge patch, RFC 7396).
@@ -229,7 +245,7 @@ pub async fn patch_application(
             &caller.actor(),
         )
         .await?;
-    Ok(Json(application_view(&state, updated).await?))
+    Ok(Json(application_view(&state, &caller, updated).await?))
 }
 
 /// One application with its materials, pre-review, decision, tracks and permit.
@@ -242,7 +258,7 @@ pub async fn get_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationView>> {
     let app = visible_application(&state, &caller, &id).await?;
-    Ok(Json(application_view(&state, app).await?))
+    Ok(Json(application_view(&state, &caller, app).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
