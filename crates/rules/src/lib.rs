@@ -2,6 +2,7 @@
 //! `evaluate(&RuleSet, &Facts) -> Decision`. No I/O beyond parsing the text callers hand in.
 #![forbid(unsafe_code)]
 
+pub mod example;
 mod facts;
 pub mod grading;
 mod ruleset;

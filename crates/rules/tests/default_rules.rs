@@ -1,54 +1,11 @@
 //! The default rule set: a clean case is auto-approved, and for every rule a scenario in which
 //! that rule alone flips the outcome.
 
-use chrono::NaiveDateTime;
 use nightpermit_rules::*;
 
 const DEFAULT: &str = include_str!("../../../config/rules/default.toml");
 
-fn dt(s: &str) -> NaiveDateTime {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("datetime")
-}
-
-fn nights(first: &str, n: i64) -> FactValue {
-    let start = dt(&format!("{first} 22:00"));
-    FactValue::Intervals(
-        (0..n)
-            .map(|i| Interval {
-                start: start + chrono::Duration::days(i),
-                end: start + chrono::Duration::days(i) + chrono::Duration::hours(6),
-            })
-            .collect(),
-    )
-}
-
-/// A credit-worthy firm asking for 3 nights of concrete pour in December.
-fn clean() -> Facts {
-    let mut f = Facts::default();
-    f.set("firm.grade", FactValue::Text("green".into()))
-        .set("firm.permits_24m", FactValue::Int(5))
-        .set("firm.upheld_complaints_12m", FactValue::Int(0))
-        .set("firm.days_since_upheld_complaint", FactValue::Int(100_000))
-        .set("firm.inspection_violations_12m", FactValue::Int(0))
-        .set("firm.penalties_12m", FactValue::Int(0))
-        .set("site.night_days_this_month", FactValue::Int(4))
-        .set("site.night_days_with_request", FactValue::Int(7))
-        .set("site.hours_since_last_approval_end", FactValue::Number(100.0))
-        .set("request.nights", FactValue::Int(3))
-        .set("request.nightly_hours", FactValue::Number(6.0))
-        .set("request.process", FactValue::Text("continuous_pour".into()))
-        .set("request.district", FactValue::Text("jingan".into()))
-        .set("request.max_equipment_db", FactValue::Int(85))
-        .set("request.measures", FactValue::TextList(vec!["设置移动式隔声屏".into(), "禁止鸣笛".into()]))
-        .set("request.intervals", nights("2026-12-01", 3))
-        .set("request.nights_on_holidays", FactValue::Int(0))
-        .set("prereview.warnings", FactValue::Int(0))
-        .set(
-            "calendar.exam_quiet_periods",
-            FactValue::Intervals(vec![Interval { start: dt("2026-05-31 22:00"), end: dt("2026-06-15 06:00") }]),
-        );
-    f
-}
+use nightpermit_rules::example::{clean_facts as clean, nights};
 
 /// A change to the clean facts.
 type Change = Box<dyn Fn(&mut Facts)>;

@@ -23,27 +23,7 @@ fn main() {
     keys.init(&authorities).expect("keys");
     let (ka, ca) = keys.signer(&authorities[0]).expect("signer");
     let (kb, cb) = keys.signer(&authorities[1]).expect("signer");
-    let content = PermitContent {
-        number: "jingan-2026-00001".into(),
-        district_name: "静安区".into(),
-        firm_name: "上海某建设发展有限公司".into(),
-        credit_code: "91310106MA1FL0D44W".into(),
-        project_name: "静安区某商业综合体项目".into(),
-        address: "上海市静安区某路100号".into(),
-        construction_permit_no: "310106202012150101".into(),
-        builder: "上海某置业有限公司".into(),
-        start_date: "2026-12-01".into(),
-        end_date: "2026-12-03".into(),
-        nights: 3,
-        nightly_start: "22:00".into(),
-        nightly_end: "04:00".into(),
-        process: "混凝土连续浇筑".into(),
-        equipment: vec!["混凝土泵车×2（85 dB(A)）".into()],
-        measures: vec!["设置移动式隔声屏障".into(), "禁止鸣笛".into()],
-        issued_on: "2026-11-28".into(),
-        verify_url: "http://127.0.0.1:8080/api/v1/permits/jingan-2026-00001".into(),
-        authorities: ["静安区建设管理委员会".into(), "静安区生态环境局".into()],
-    };
+    let content = PermitContent::example();
     let root = keys.root().expect("root");
     let (mut render_ms, mut seal_ms, mut verify_ms) = (Vec::new(), Vec::new(), Vec::new());
     let mut pdf = Vec::new();
