@@ -289,6 +289,22 @@ impl SqlStore {
         Ok(receipt)
     }
 
+    /// One row by a single key, from the readers.
+    async fn optional<T>(&self, sql: &str, key: &str) -> StoreResult<Option<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql).bind(key).fetch_optional(&self.read).await?)
+    }
+
+    /// All rows by a single key, from the readers.
+    async fn all<T>(&self, sql: &str, key: &str) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql).bind(key).fetch_all(&self.read).await?)
+    }
+
     /// Queues the sealing of an application that has just become `approved` (same transaction).
     async fn enqueue_seal(tx: &mut Transaction<'static, Any>, application_id: &str, now: i64) -> StoreResult<()> {
         let payload = serde_json::to_string(&SealJob { application_id: application_id.to_string() })
@@ -400,17 +416,11 @@ impl Store for SqlStore {
     }
 
     async fn firm_by_id(&self, id: &str) -> StoreResult<Option<FirmRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE id = $1"), id).await
     }
 
     async fn firm_by_credit_code(&self, credit_code: &str) -> StoreResult<Option<FirmRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE credit_code = $1"))
-            .bind(credit_code)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {FIRM_COLUMNS} FROM firms WHERE credit_code = $1"), credit_code).await
     }
 
     async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()> {
@@ -449,17 +459,11 @@ impl Store for SqlStore {
     }
 
     async fn staff_by_id(&self, id: &str) -> StoreResult<Option<StaffRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"), id).await
     }
 
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1"), username).await
     }
 
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
@@ -475,10 +479,7 @@ impl Store for SqlStore {
     }
 
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        Ok(sqlx::query_as("SELECT token_hash, principal_kind, principal_id, expires_at, created_at FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional("SELECT token_hash, principal_kind, principal_id, expires_at, created_at FROM sessions WHERE token_hash = $1", token_hash).await
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
@@ -526,10 +527,7 @@ impl Store for SqlStore {
     }
 
     async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"), id).await
     }
 
     async fn list_applications(
@@ -751,19 +749,14 @@ impl Store for SqlStore {
     }
 
     async fn job(&self, job_id: &str) -> StoreResult<Option<JobRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
-            .bind(job_id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"), job_id).await
     }
 
     async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>> {
         // The payload is JSON we wrote ourselves with this exact key order.
         let pattern = format!("{{\"application_id\":\"{application_id}\",%");
-        Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"))
-            .bind(pattern)
-            .fetch_all(&self.read)
-            .await?)
+        self.all(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"), &pattern)
+            .await
     }
 
     async fn start_prereview(&self, application_id: &str, round: i64, now: i64) -> StoreResult<()> {
@@ -917,10 +910,7 @@ impl Store for SqlStore {
     }
 
     async fn track(&self, track_id: &str) -> StoreResult<Option<TrackRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
-            .bind(track_id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"), track_id).await
     }
 
     async fn review_queue(
@@ -1028,10 +1018,7 @@ impl Store for SqlStore {
     }
 
     async fn firm_records(&self, firm_id: &str) -> StoreResult<Vec<FirmRecordEntry>> {
-        Ok(sqlx::query_as("SELECT id, firm_id, kind, occurred_at, note, recorded_by, created_at FROM firm_records WHERE firm_id = $1 ORDER BY occurred_at, id")
-            .bind(firm_id)
-            .fetch_all(&self.read)
-            .await?)
+        self.all("SELECT id, firm_id, kind, occurred_at, note, recorded_by, created_at FROM firm_records WHERE firm_id = $1 ORDER BY occurred_at, id", firm_id).await
     }
 
     async fn add_firm_record(&self, e: &FirmRecordEntry, change: Option<&GradeChange>, actor: &str) -> StoreResult<()> {
@@ -1097,10 +1084,7 @@ impl Store for SqlStore {
     }
 
     async fn grade_changes(&self, firm_id: &str) -> StoreResult<Vec<GradeChange>> {
-        Ok(sqlx::query_as("SELECT id, firm_id, from_grade, to_grade, points, cause, at FROM grade_changes WHERE firm_id = $1 ORDER BY at, id")
-            .bind(firm_id)
-            .fetch_all(&self.read)
-            .await?)
+        self.all("SELECT id, firm_id, from_grade, to_grade, points, cause, at FROM grade_changes WHERE firm_id = $1 ORDER BY at, id", firm_id).await
     }
 
     async fn allocate_permit_number(
@@ -1205,17 +1189,11 @@ impl Store for SqlStore {
     }
 
     async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
-            .bind(number)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"), number).await
     }
 
     async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>> {
-        Ok(sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
-            .bind(application_id)
-            .fetch_optional(&self.read)
-            .await?)
+        self.optional(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"), application_id).await
     }
 
     async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>> {
