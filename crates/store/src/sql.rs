@@ -305,6 +305,50 @@ impl SqlStore {
         Ok(sqlx::query_as(sql).bind(key).fetch_all(&self.read).await?)
     }
 
+    /// Completes a job this worker still holds; false if its lease has passed to another worker.
+    async fn complete_held_job<'e, E>(exec: E, job_id: &str, worker: &str, now: i64) -> StoreResult<bool>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(exec)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Moves an application from `from` to `to` after submission, checked by the state
+    /// machine: the one place those status changes are written.
+    async fn move_application(
+        tx: &mut Transaction<'static, Any>,
+        application_id: &str,
+        from: ApplicationStatus,
+        to: ApplicationStatus,
+        now: i64,
+    ) -> StoreResult<()> {
+        from.transition(to).map_err(|_| StoreError::WrongStatus { current: from })?;
+        sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(to.id())
+            .bind(now)
+            .bind(application_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn permit_in(tx: &mut Transaction<'static, Any>, number: &str) -> StoreResult<PermitRecord> {
+        sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Queues the sealing of an application that has just become `approved` (same transaction).
     async fn enqueue_seal(tx: &mut Transaction<'static, Any>, application_id: &str, now: i64) -> StoreResult<()> {
         let payload = serde_json::to_string(&SealJob { application_id: application_id.to_string() })
@@ -707,14 +751,7 @@ impl Store for SqlStore {
     }
 
     async fn complete_job(&self, job_id: &str, worker: &str, now: i64) -> StoreResult<bool> {
-        let n = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
-            .bind(now)
-            .bind(job_id)
-            .bind(worker)
-            .execute(&self.write)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
+        Self::complete_held_job(&self.write, job_id, worker, now).await
     }
 
     async fn fail_job(&self, job_id: &str, worker: &str, error: &str, now: i64, retry_at: i64) -> StoreResult<bool> {
@@ -782,14 +819,7 @@ impl Store for SqlStore {
     async fn finish_prereview(&self, f: &PrereviewFinish, actor: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         // The job must still be ours: a worker whose lease ran out must not overwrite the retry.
-        let held = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
-            .bind(f.now)
-            .bind(&f.job_id)
-            .bind(&f.worker)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if held != 1 {
+        if !Self::complete_held_job(&mut *tx, &f.job_id, &f.worker, f.now).await? {
             return Ok(false);
         }
         let app = Self::application_in(&mut tx, &f.application_id).await?;
@@ -798,9 +828,6 @@ impl Store for SqlStore {
             // A stale job (the firm withdrew, or a newer round exists): finish it, change nothing.
             tx.commit().await?;
             return Ok(true);
-        }
-        if !current.can_become(f.new_status) {
-            return Err(StoreError::WrongStatus { current });
         }
         sqlx::query("UPDATE prereview_rounds SET state = 'done', finished_at = $1, outcome = $2, findings = $3, materials_done = materials_total WHERE application_id = $4 AND round = $5")
             .bind(f.now)
@@ -843,12 +870,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(f.new_status.id())
-            .bind(f.now)
-            .bind(&f.application_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::move_application(&mut tx, &f.application_id, current, f.new_status, f.now).await?;
         if f.new_status == ApplicationStatus::Approved {
             Self::enqueue_seal(&mut tx, &f.application_id, f.now).await?;
         }
@@ -975,12 +997,7 @@ impl Store for SqlStore {
         };
         let new_status = next.unwrap_or(current);
         if let Some(next) = next {
-            sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(next.id())
-                .bind(d.now)
-                .bind(&track.application_id)
-                .execute(&mut *tx)
-                .await?;
+            Self::move_application(&mut tx, &track.application_id, current, next, d.now).await?;
             if next == ApplicationStatus::Approved {
                 Self::enqueue_seal(&mut tx, &track.application_id, d.now).await?;
             }
@@ -1121,10 +1138,7 @@ impl Store for SqlStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let p: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
-            .bind(&number)
-            .fetch_one(&mut *tx)
-            .await?;
+        let p = Self::permit_in(&mut tx, &number).await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -1138,37 +1152,19 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let held = sqlx::query("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 WHERE id = $2 AND locked_by = $3 AND state = 'running'")
-            .bind(now)
-            .bind(job_id)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if held != 1 {
+        if !Self::complete_held_job(&mut *tx, job_id, worker, now).await? {
             return Ok(false);
         }
-        let permit: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let permit = Self::permit_in(&mut tx, number).await?;
         let app = Self::application_in(&mut tx, &permit.application_id).await?;
         let current = status_of(&app)?;
-        if current != ApplicationStatus::Approved {
-            return Err(StoreError::WrongStatus { current });
-        }
         sqlx::query("UPDATE permits SET status = 'valid', pdf_sha256 = $1, issued_at = $2 WHERE number = $3")
             .bind(pdf_sha256)
             .bind(now)
             .bind(number)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE applications SET status = 'issued', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&permit.application_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::move_application(&mut tx, &permit.application_id, current, ApplicationStatus::Issued, now).await?;
         self.append_audit(
             &mut tx,
             AuditEvent {
@@ -1211,14 +1207,10 @@ impl Store for SqlStore {
 
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
-        let permit: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let permit = Self::permit_in(&mut tx, number).await?;
         let app = Self::application_in(&mut tx, &permit.application_id).await?;
         let current = status_of(&app)?;
-        if permit.status != "valid" || !current.can_become(ApplicationStatus::Revoked) {
+        if permit.status != "valid" {
             return Err(StoreError::WrongStatus { current });
         }
         sqlx::query("UPDATE permits SET status = 'revoked', revoked_at = $1, revoke_reason = $2 WHERE number = $3")
@@ -1227,11 +1219,7 @@ impl Store for SqlStore {
             .bind(number)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE applications SET status = 'revoked', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&permit.application_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::move_application(&mut tx, &permit.application_id, current, ApplicationStatus::Revoked, now).await?;
         self.append_audit(
             &mut tx,
             AuditEvent {
@@ -1245,10 +1233,7 @@ impl Store for SqlStore {
             },
         )
         .await?;
-        let updated: PermitRecord = sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE number = $1"))
-            .bind(number)
-            .fetch_one(&mut *tx)
-            .await?;
+        let updated = Self::permit_in(&mut tx, number).await?;
         tx.commit().await?;
         Ok(updated)
     }
