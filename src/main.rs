@@ -462,17 +462,12 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&str>) -> anyhow::Result<ExitCode> {
-    use chrono::TimeZone;
     let new_rules = nightpermit_server::policy::Policy::rules_from_file(rules)?;
     let since_ms = match since {
         None => 0,
         Some(d) => {
             let date = nightpermit_domain::parse_date(d).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-            nightpermit_server::views::shanghai()
-                .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
-                .single()
-                .map(|t| t.timestamp_millis())
-                .unwrap_or(0)
+            nightpermit_server::views::shanghai_millis(date.and_hms_opt(0, 0, 0).unwrap_or_default()).unwrap_or(0)
         }
     };
     let store = open_store(settings).await?;

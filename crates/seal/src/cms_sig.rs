@@ -96,9 +96,12 @@ pub fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
     key.verify_strict(&tbs, &sig).is_ok()
 }
 
-/// Parses and checks a detached CMS signature against the digest of the signed bytes.
+/// Parses and checks a detached CMS signature against the digest of the signed bytes. `der`
+/// may carry trailing zero padding (a PDF's /Contents is larger than the signature): only the
+/// first DER value is read.
 pub fn check_detached(der: &[u8], digest: &[u8]) -> Result<CmsCheck, SealError> {
-    let ci = ContentInfo::from_der(der).map_err(der_err)?;
+    let mut reader = der::SliceReader::new(der).map_err(der_err)?;
+    let ci = ContentInfo::decode(&mut reader).map_err(der_err)?;
     if ci.content_type != ID_SIGNED_DATA {
         return Err(SealError::Cms("not a CMS SignedData".into()));
     }

@@ -4,7 +4,7 @@
 
 use crate::cms_sig::{check_detached, issued_by};
 use crate::SealError;
-use der::{Decode, Encode};
+use der::Encode;
 use lopdf::{Document, Object};
 use serde::Serialize;
 use sha2::{Digest, Sha512};
@@ -57,6 +57,12 @@ fn attr(cert: &Certificate, oid: der::asn1::ObjectIdentifier) -> String {
     }
     String::new()
 }
+
+/// Signing times are shown in Shanghai time (+08:00, no daylight saving since 1991).
+const SHANGHAI: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+08:00 is a valid offset"),
+};
 
 const CN: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
 const OU: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.11");
@@ -127,18 +133,7 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
         h.update(&pdf[a..a + b]);
         h.update(&pdf[c..c + d]);
         let digest = h.finalize();
-        let der = match der::Header::from_der(contents).ok().or_else(|| {
-            let mut r = der::SliceReader::new(contents).ok()?;
-            der::Header::decode(&mut r).ok()
-        }) {
-            Some(h) => {
-                let len = usize::try_from(h.length).unwrap_or(0)
-                    + h.encoded_len().ok().and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
-                contents.get(..len).unwrap_or(contents)
-            }
-            None => contents.as_slice(),
-        };
-        match check_detached(der, &digest) {
+        match check_detached(contents, &digest) {
             Ok(check) => {
                 let signed_at = check.signed_at;
                 let trusted = roots.iter().any(|root| issued_by(&check.signer, root) && issued_by(root, root))
@@ -147,13 +142,9 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
                     signer: attr(&check.signer, CN),
                     department: attr(&check.signer, OU),
                     district: attr(&check.signer, L),
-                    signed_at: signed_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|t| {
-                        t.with_timezone(
-                            &chrono::FixedOffset::east_opt(8 * 3600)
-                                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
-                        )
-                        .to_rfc3339()
-                    }),
+                    signed_at: signed_at
+                        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                        .map(|t| t.with_timezone(&SHANGHAI).to_rfc3339()),
                     intact: check.digest_matches,
                     signature_valid: check.signature_valid && check.certificate_bound,
                     trusted,

@@ -5,8 +5,7 @@
 use crate::form::ApplicationForm;
 use crate::policy::Calendar;
 use crate::state::AppState;
-use crate::views::shanghai;
-use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone};
+use chrono::{Datelike, Duration, NaiveDateTime};
 use nightpermit_rules::grading::RecordKind;
 use nightpermit_rules::{FactValue, Facts, Interval};
 use nightpermit_store::{ApplicationRecord, FirmRecord, StoreResult};
@@ -16,9 +15,7 @@ const APPROVED: &[&str] = &["approved", "issued", "expired", "revoked"];
 /// Large value for "never happened", so "less than N days since" stays false.
 const NEVER: i64 = 100_000;
 
-fn local(ms: i64) -> NaiveDateTime {
-    shanghai().timestamp_millis_opt(ms).single().map(|t: DateTime<_>| t.naive_local()).unwrap_or_default()
-}
+use crate::views::shanghai_local as local;
 
 fn intervals(form: &ApplicationForm) -> Vec<Interval> {
     form.window()

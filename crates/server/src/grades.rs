@@ -1,8 +1,6 @@
 //! Firm grades (三色码) kept in step with the firm's record: every new record entry recomputes
 //! the grade, and a change is stored with its cause.
 
-use crate::views::shanghai;
-use chrono::TimeZone;
 use nightpermit_rules::grading::{GradingPolicy, RecordKind};
 use nightpermit_store::{FirmRecord, FirmRecordEntry, GradeChange, Store, StoreResult};
 
@@ -13,9 +11,7 @@ pub struct RecordOutcome {
     pub change: Option<GradeChange>,
 }
 
-fn local(ms: i64) -> chrono::NaiveDateTime {
-    shanghai().timestamp_millis_opt(ms).single().map(|t| t.naive_local()).unwrap_or_default()
-}
+use crate::views::shanghai_local as local;
 
 /// Adds a record entry for `firm` and recomputes its grade by `policy`.
 #[allow(clippy::too_many_arguments)]

@@ -3,8 +3,8 @@
 
 use crate::form::ApplicationForm;
 use crate::state::AppState;
-use crate::views::shanghai;
-use chrono::{Datelike, TimeZone};
+use crate::views::shanghai_local;
+use chrono::Datelike;
 use nightpermit_domain::{Department, District};
 use nightpermit_seal::{seal_permit, Authority, PermitContent};
 use nightpermit_store::{JobRecord, SealJob};
@@ -28,7 +28,7 @@ pub async fn process(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
     let form: ApplicationForm = serde_json::from_str(&app.form)?;
     let firm = state.store.firm_by_id(&app.firm_id).await?.ok_or_else(|| anyhow::anyhow!("firm missing"))?;
     let now = state.clock.now_ms();
-    let local = shanghai().timestamp_millis_opt(now).single().ok_or_else(|| anyhow::anyhow!("bad clock"))?;
+    let local = shanghai_local(now);
     let district: District = form.district;
     let permit = state.store.allocate_permit_number(&app.id, district.id(), i64::from(local.year()), now).await?;
     let names = state.settings.district(district);

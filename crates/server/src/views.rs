@@ -1,7 +1,7 @@
 //! What the API answers: the application as API.md shapes it, and the smaller pieces.
 
 use crate::form::{Contact, Equipment, NightWork, Project};
-use chrono::{FixedOffset, NaiveDate, TimeZone};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 use nightpermit_domain::{ApplicationStatus, District, MaterialKind, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,8 +25,18 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The Shanghai wall-clock time of an instant given in Unix milliseconds.
+pub fn shanghai_local(ms: i64) -> NaiveDateTime {
+    shanghai().timestamp_millis_opt(ms).single().map(|t| t.naive_local()).unwrap_or_default()
+}
+
+/// Unix milliseconds of a Shanghai wall-clock time.
+pub fn shanghai_millis(local: NaiveDateTime) -> Option<i64> {
+    shanghai().from_local_datetime(&local).single().map(|t| t.timestamp_millis())
+}
+
 pub fn shanghai_today(now_ms: i64) -> NaiveDate {
-    shanghai().timestamp_millis_opt(now_ms).single().map(|t| t.date_naive()).unwrap_or_default()
+    shanghai_local(now_ms).date()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

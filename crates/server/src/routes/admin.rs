@@ -4,11 +4,10 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::state::AppState;
-use crate::views::{rfc3339, shanghai};
+use crate::views::{rfc3339, shanghai_millis};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::TimeZone;
 use nightpermit_domain::{CreditCode, Role};
 use nightpermit_rules::grading::RecordKind;
 use serde::{Deserialize, Serialize};
@@ -122,11 +121,7 @@ pub async fn add_record(
         Some(d) => {
             let date = nightpermit_domain::parse_date(d)
                 .map_err(|e| ApiError::field("occurred_on", "INVALID_DATE", e.to_string()))?;
-            let at = shanghai()
-                .from_local_datetime(&date.and_hms_opt(12, 0, 0).unwrap_or_default())
-                .single()
-                .map(|t| t.timestamp_millis())
-                .unwrap_or(now);
+            let at = shanghai_millis(date.and_hms_opt(12, 0, 0).unwrap_or_default()).unwrap_or(now);
             if at > now + 86_400_000 {
                 return Err(ApiError::field("occurred_on", "IN_FUTURE", "发生日期不能晚于今天"));
             }

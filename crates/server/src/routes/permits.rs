@@ -5,13 +5,12 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::form::ApplicationForm;
 use crate::state::AppState;
-use crate::views::{rfc3339, shanghai};
+use crate::views::{rfc3339, shanghai_local, shanghai_millis};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use chrono::TimeZone;
 use nightpermit_domain::Role;
 use nightpermit_store::PermitRecord;
 use serde::{Deserialize, Serialize};
@@ -49,9 +48,7 @@ pub fn permit_status(p: &PermitRecord, form: &ApplicationForm, now_ms: i64) -> S
         return p.status.clone();
     }
     let last_end = form.window().and_then(|w| w.intervals().last().map(|(_, end)| *end));
-    let ended = last_end
-        .and_then(|end| shanghai().from_local_datetime(&end).single())
-        .is_some_and(|end| end.timestamp_millis() <= now_ms);
+    let ended = last_end.and_then(shanghai_millis).is_some_and(|end| end <= now_ms);
     if ended {
         "expired".into()
     } else {
@@ -152,7 +149,7 @@ pub async fn verify(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<VerifyView>> {
     let body = body?;
-    let is_pdf = body.windows(5).take(1024).any(|w| w == b"%PDF-");
+    let is_pdf = crate::upload::sniff(&body) == Some(crate::upload::FileType::Pdf);
     let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_pdf
         || !(declared.is_empty()
@@ -306,11 +303,7 @@ pub async fn permits_for_night(
             nightpermit_domain::parse_date(d).map_err(|e| ApiError::field("night", "INVALID_DATE", e.to_string()))?
         }
         None => {
-            let now = shanghai()
-                .timestamp_millis_opt(state.clock.now_ms())
-                .single()
-                .map(|t| t.naive_local())
-                .unwrap_or_default();
+            let now = shanghai_local(state.clock.now_ms());
             // Before 06:00 it is still the night that began yesterday.
             let date = now.date();
             if now.time() < nightpermit_domain::NIGHT_END {
