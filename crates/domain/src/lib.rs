@@ -10,6 +10,7 @@ mod status;
 pub use credit_code::{CreditCode, CreditCodeError, CREDIT_CODE_ALPHABET};
 pub use enums::{Department, District, MaterialKind, Process, Role, UnknownValue};
 pub use night::{
-    parse_clock, parse_date, NightWindow, NightWindowError, MAX_NIGHTS_PER_APPLICATION, NIGHT_END, NIGHT_START,
+    minutes_after_night_start, parse_clock, parse_date, NightWindow, NightWindowError, MAX_NIGHTS_PER_APPLICATION,
+    NIGHT_END, NIGHT_START,
 };
 pub use status::{ApplicationStatus, IllegalTransition};

@@ -45,11 +45,21 @@ pub struct NightWindow {
     nightly_end: NaiveTime,
 }
 
+/// Minutes from the 22:00 that begins a night to `t` (02:00 → 240, 23:00 → 60): clock times of
+/// one night ordered across midnight.
+pub fn minutes_after_night_start(t: NaiveTime) -> i64 {
+    let since_start = (t - NIGHT_START).num_minutes();
+    if since_start >= 0 {
+        since_start
+    } else {
+        since_start + 24 * 60
+    }
+}
+
 /// Minutes after 22:00 of the same night, or `None` if the time is not at night.
 /// `is_end` lets 06:00 close a night but not open one, and 22:00 open a night but not close one.
 fn minutes_into_night(t: NaiveTime, is_end: bool) -> Option<i64> {
-    let since_start = (t - NIGHT_START).num_minutes();
-    let offset = if since_start >= 0 { since_start } else { since_start + 24 * 60 };
+    let offset = minutes_after_night_start(t);
     let inside = if is_end { offset > 0 && offset <= NIGHT_MINUTES } else { offset < NIGHT_MINUTES };
     inside.then_some(offset)
 }

@@ -4,7 +4,7 @@
 use crate::findings::*;
 use crate::text::*;
 use chrono::{NaiveDate, NaiveTime};
-use nightpermit_domain::MaterialKind;
+use nightpermit_domain::{minutes_after_night_start, MaterialKind};
 
 /// What the form says, as the checks need it.
 #[derive(Debug, Clone)]
@@ -49,12 +49,7 @@ fn keywords(kind: MaterialKind) -> &'static [&'static str] {
 
 /// The kind a document's text most looks like, with how many keywords it carries.
 pub fn classify(pages: &[PageText]) -> Option<(MaterialKind, usize)> {
-    let text: String = pages.iter().flat_map(|p| p.lines.iter()).map(|l| fold_str(&l.text())).collect();
-    MaterialKind::ALL
-        .iter()
-        .map(|k| (*k, keywords(*k).iter().filter(|w| text.contains(*w)).count()))
-        .filter(|(_, n)| *n > 0)
-        .max_by_key(|(_, n)| *n)
+    MaterialKind::ALL.iter().map(|k| (*k, classify_score(pages, *k))).filter(|(_, n)| *n > 0).max_by_key(|(_, n)| *n)
 }
 
 fn needs_seal(kind: MaterialKind) -> bool {
@@ -220,16 +215,6 @@ fn check_project(cx: &mut Ctx, form: &CaseForm) {
     }
 }
 
-/// Minutes after 22:00 of the night (06:00 → 480), for comparing nightly hours across midnight.
-fn night_minutes(t: NaiveTime) -> i64 {
-    let m = (t - NaiveTime::from_hms_opt(22, 0, 0).unwrap_or_default()).num_minutes();
-    if m < 0 {
-        m + 24 * 60
-    } else {
-        m
-    }
-}
-
 fn check_period(cx: &mut Ctx, form: &CaseForm, hours_too: bool) {
     match date_range_in(&cx.m.pages, &["日期", "时间", "期间", "自"]) {
         Some((range, region)) => {
@@ -258,8 +243,8 @@ fn check_period(cx: &mut Ctx, form: &CaseForm, hours_too: bool) {
     if hours_too {
         match nightly_hours_in(&cx.m.pages) {
             Some((start, end, region)) => {
-                let covers = night_minutes(start) <= night_minutes(form.nightly_start)
-                    && night_minutes(end) >= night_minutes(form.nightly_end);
+                let covers = minutes_after_night_start(start) <= minutes_after_night_start(form.nightly_start)
+                    && minutes_after_night_start(end) >= minutes_after_night_start(form.nightly_end);
                 if !covers {
                     cx.push(
                         Finding::new(PERIOD_NOT_COVERED, Severity::Error, "居民告知载明的每晚作业时段未覆盖申请的时段")
@@ -321,6 +306,7 @@ fn check_material(m: &MaterialReading, form: &CaseForm) -> Vec<Finding> {
     cx.out
 }
 
+/// How many of `kind`'s keywords the document's text carries.
 fn classify_score(pages: &[PageText], kind: MaterialKind) -> usize {
     let text: String = pages.iter().flat_map(|p| p.lines.iter()).map(|l| fold_str(&l.text())).collect();
     keywords(kind).iter().filter(|w| text.contains(*w)).count()

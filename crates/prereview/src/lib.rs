@@ -141,12 +141,8 @@ impl Drop for Prereviewer {
 }
 
 fn mean_conf(lines: &[OcrLine]) -> f32 {
-    let chars: Vec<f32> = lines.iter().flat_map(|l| l.chars.iter().map(|c| c.conf)).collect();
-    if chars.is_empty() {
-        0.0
-    } else {
-        chars.iter().sum::<f32>() / chars.len() as f32
-    }
+    let chars: Vec<text::OcrChar> = lines.iter().flat_map(|l| l.chars.iter().copied()).collect();
+    mean_conf_chars(&chars)
 }
 
 /// Reads one material: every page decoded, checked and OCR'd. Problems that stop the reading

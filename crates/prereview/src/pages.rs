@@ -175,11 +175,9 @@ pub fn resolution_problem(w: u32, h: u32) -> Option<String> {
 }
 
 /// Why a page cannot be read reliably, if it cannot.
+/// (Resolution is judged separately, on the page as uploaded: see [`resolution_problem`].)
 pub fn legibility_problem(gray: &GrayImage) -> Option<String> {
     let (w, h) = gray.dimensions();
-    if let Some(p) = resolution_problem(w, h) {
-        return Some(p);
-    }
     let (mut sum, mut hist) = (0u64, [0u64; 256]);
     for p in gray.pixels() {
         sum += u64::from(p[0]);
