@@ -94,24 +94,10 @@ async fn bigger_uploads(db: Db) -> TestApp {
 }
 
 async fn add_reviewers(app: &TestApp) -> (String, String, String) {
-    let add = |username: &str, dep: &str, district: &str| nightpermit_store::StaffRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        username: username.into(),
-        password_hash: nightpermit_server::auth::hash_password("review-pass-1").expect("hash"),
-        role: "reviewer".into(),
-        department: Some(dep.into()),
-        district: Some(district.into()),
-        created_at: 0,
-    };
-    for (u, d, dis) in
-        [("jc", "construction", "jingan"), ("je", "environment", "jingan"), ("xe", "environment", "xuhui")]
-    {
-        app.state.store.create_staff(&add(u, d, dis), "test").await.expect("staff");
-    }
     (
-        app.login("jc", "review-pass-1").await,
-        app.login("je", "review-pass-1").await,
-        app.login("xe", "review-pass-1").await,
+        app.staff("jc", "reviewer", Some("construction"), Some("jingan")).await,
+        app.staff("je", "reviewer", Some("environment"), Some("jingan")).await,
+        app.staff("xe", "reviewer", Some("environment"), Some("xuhui")).await,
     )
 }
 
@@ -364,6 +350,102 @@ async fn auto_approval_under_a_custom_rule_set() {
         .map(|e| e.action)
         .collect();
     assert!(actions.contains(&"rules.decided".to_string()), "{actions:?}");
+
+    // The worker seals it: both departments' signatures, status issued.
+    let mut v = v;
+    for _ in 0..100 {
+        if v["status"] == "issued" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        v = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.json().await.expect("json");
+    }
+    assert_eq!(v["status"], "issued", "{v:#}");
+    let number = v["permit"]["number"].as_str().expect("number").to_string();
+    assert!(number.starts_with("jingan-20"), "{number}");
+    assert_eq!(v["permit"]["status"], "valid");
+
+    // A resident asks which sites may work on the second night, and on a night after the last.
+    let second = c.start_date.succ_opt().expect("date");
+    let night: Value =
+        app.get(&format!("/api/v1/permits?district=jingan&night={second}"), None).await.json().await.expect("json");
+    assert_eq!(night["permits"][0]["number"], number.as_str());
+    assert_eq!(night["permits"][0]["nights"]["nightly_end"], "04:00");
+    let later = c.end_date + Duration::days(1);
+    let none: Value =
+        app.get(&format!("/api/v1/permits?district=jingan&night={later}"), None).await.json().await.expect("json");
+    assert_eq!(none["permits"].as_array().map(Vec::len), Some(0));
+    field_error(app.get("/api/v1/permits?district=gotham", None).await, "district", "UNKNOWN_DISTRICT").await;
+
+    // Anyone can look it up, download it and have it verified.
+    let public: Value = app.get(&format!("/api/v1/permits/{number}"), None).await.json().await.expect("json");
+    assert_eq!(
+        (public["status"].as_str(), public["project_name"].as_str()),
+        (Some("valid"), Some(c.project_name.as_str()))
+    );
+    assert_eq!(public["nights"]["count"], 3);
+    let pdf = app.get(&format!("/api/v1/permits/{number}/pdf"), None).await.bytes().await.expect("pdf").to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let verify = |bytes: Vec<u8>| {
+        app.client.post(app.url("/api/v1/verify")).header("content-type", "application/pdf").body(bytes).send()
+    };
+    let r: Value = verify(pdf.clone()).await.expect("verify").json().await.expect("json");
+    assert_eq!(r["valid"], true, "{r:#}");
+    assert_eq!(r["permit_status"], "valid");
+    assert_eq!(r["signatures"].as_array().map(Vec::len), Some(2));
+    assert!(r["signatures"].as_array().expect("sigs").iter().all(|s| s["intact"] == true && s["trusted"] == true));
+    let mut tampered = pdf.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x20;
+    let r: Value = verify(tampered).await.expect("verify").json().await.expect("json");
+    assert_eq!(r["valid"], false);
+    let r = app
+        .client
+        .post(app.url("/api/v1/verify"))
+        .header("content-type", "application/pdf")
+        .body("not a pdf")
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE").await;
+    let certs: Value = app.get("/api/v1/seal/certificates", None).await.json().await.expect("json");
+    assert_eq!(certs["certificates"][0]["role"], "root");
+    assert!(certs["certificates"].as_array().expect("certs").len() >= 33);
+    assert!(!certs.to_string().contains("PRIVATE KEY"));
+
+    // Offline, with only the published root certificate.
+    let dir = temp_dir("certs");
+    std::fs::write(dir.join("root.pem"), certs["certificates"][0]["pem"].as_str().expect("pem")).expect("write");
+    let file = dir.join("permit.pdf");
+    std::fs::write(&file, &pdf).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightpermit"))
+        .args(["verify", file.to_str().expect("path"), "--certs", dir.to_str().expect("path")])
+        .output()
+        .expect("cli");
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("VALID") && !printed.contains("INVALID"), "{printed}");
+
+    // Revoked: the public record, the night list and the online verification say so.
+    let admin = app.staff("root-admin", "admin", None, None).await;
+    let r = app.post_json(&format!("/api/v1/permits/{number}/revoke"), Some(&token), &json!({"reason": "x"})).await;
+    problem(r, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    let r: Value = app
+        .post_json(&format!("/api/v1/permits/{number}/revoke"), Some(&admin), &json!({"reason": "噪声投诉经查属实"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["status"], "revoked");
+    let night: Value =
+        app.get(&format!("/api/v1/permits?district=jingan&night={second}"), None).await.json().await.expect("json");
+    assert_eq!(night["permits"].as_array().map(Vec::len), Some(0));
+    let r: Value = verify(pdf).await.expect("verify").json().await.expect("json");
+    assert_eq!((r["valid"].as_bool(), r["permit_status"].as_str()), (Some(false), Some("revoked")));
+    assert!(
+        r["signatures"].as_array().expect("sigs").iter().all(|s| s["intact"] == true),
+        "the seals are still intact"
+    );
     let _ = stop.send(());
     worker.await.expect("join").expect("worker");
     app.stop().await;

@@ -140,6 +140,21 @@ impl TestApp {
         (code.clone(), self.login(&code, "night-permit-1").await)
     }
 
+    /// Creates a staff account as `nightpermit users add` would, and signs it in.
+    pub async fn staff(&self, username: &str, role: &str, department: Option<&str>, district: Option<&str>) -> String {
+        let record = nightpermit_store::StaffRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.into(),
+            password_hash: nightpermit_server::auth::hash_password("staff-pass-1").expect("hash"),
+            role: role.into(),
+            department: department.map(Into::into),
+            district: district.map(Into::into),
+            created_at: 0,
+        };
+        self.state.store.create_staff(&record, "test").await.expect("staff");
+        self.login(username, "staff-pass-1").await
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> String {
         let r = self.post_json("/api/v1/sessions", None, &json!({"login": login, "password": password})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
