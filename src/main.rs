@@ -319,7 +319,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             for p in &report.problems {
-                println!("  problem: {p}");
+                println!("  problem {}: {}", p.code, p.message);
             }
             println!("{}", if report.valid { "VALID" } else { "INVALID" });
             return Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE });

@@ -65,7 +65,8 @@ async fn health_readiness_and_metrics() {
     let ready: Value = app.get("/readyz", None).await.json().await.expect("json");
     assert_eq!(ready["database"], "sqlite");
     app.get("/api/v1/applications", None).await;
-    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    assert_eq!(app.get("/metrics", None).await.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let metrics = app.get("/metrics", Some("test-metrics-token")).await.text().await.expect("text");
     assert!(metrics.contains("nightpermit_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/api/v1/applications\""), "{metrics}");
     assert!(metrics.contains("status=\"401\""), "{metrics}");

@@ -41,6 +41,19 @@ pub async fn fresh_settings(db: Db) -> Settings {
     s.limits.max_upload_bytes = 256 * 1024;
     // Intake tests look at queued jobs; pre-review tests start a worker explicitly.
     s.worker.in_process = false;
+    // Every test client is 127.0.0.1: functional tests must not trip the per-client limits
+    // (tests/hostile.rs checks those with the defaults).
+    s.abuse.sign_in_per_minute = 100_000;
+    s.abuse.sign_in_burst = 100_000;
+    s.abuse.register_per_minute = 100_000;
+    s.abuse.register_burst = 100_000;
+    s.abuse.verify_per_minute = 100_000;
+    s.abuse.verify_burst = 100_000;
+    s.abuse.public_per_minute = 100_000;
+    s.abuse.public_burst = 100_000;
+    s.abuse.complaint_per_minute = 100_000;
+    s.abuse.complaint_burst = 100_000;
+    s.server.metrics_token = "test-metrics-token".into();
     s.database_url = match db {
         Db::Sqlite => None,
         Db::Postgres => {
@@ -229,3 +242,4 @@ pub async fn field_error(r: Response, field: &str, code: &str) {
     let errors = body["errors"].as_array().expect("errors");
     assert!(errors.iter().any(|e| e["field"] == field && e["code"] == code), "expected {field}/{code} in {body}");
 }
+pub mod hostile;

@@ -64,13 +64,24 @@ fn minutes_into_night(t: NaiveTime, is_end: bool) -> Option<i64> {
     inside.then_some(offset)
 }
 
-pub fn parse_date(s: &str) -> Result<NaiveDate, NightWindowError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| NightWindowError::BadDate(s.into()))
+/// True if `s` has exactly the digits and separators of `pattern` (`d` = an ASCII digit).
+fn shaped(s: &str, pattern: &str) -> bool {
+    s.len() == pattern.len()
+        && s.bytes().zip(pattern.bytes()).all(|(c, p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
 }
 
+/// A date exactly as `YYYY-MM-DD`. chrono alone also takes `2027-2-5`, which then sorts wrong
+/// wherever dates are compared as text.
+pub fn parse_date(s: &str) -> Result<NaiveDate, NightWindowError> {
+    if !shaped(s, "dddd-dd-dd") {
+        return Err(NightWindowError::BadDate(s.into()));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| NightWindowError::BadDate(s.into()))
+}
+
+/// A clock time exactly as `HH:MM` (00–23, 00–59).
 pub fn parse_clock(s: &str) -> Result<NaiveTime, NightWindowError> {
-    let s = s.trim();
-    if s.len() != 5 {
+    if !shaped(s, "dd:dd") {
         return Err(NightWindowError::BadTime(s.into()));
     }
     NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| NightWindowError::BadTime(s.into()))
@@ -217,5 +228,18 @@ mod tests {
     fn too_many_nights() {
         assert!(window("2026-12-01", "2026-12-31", "22:00", "04:00").is_ok());
         assert_eq!(window("2026-12-01", "2027-01-01", "22:00", "04:00"), Err(NightWindowError::TooManyNights(32)));
+    }
+
+    #[test]
+    fn dates_and_times_only_in_their_exact_form() {
+        assert!(parse_date("2027-02-05").is_ok());
+        for bad in ["2027-2-5", "2027-02-5", " 2027-02-05", "2027/02/05", "27-02-05", "2027-02-30", "２０２７-02-05"]
+        {
+            assert_eq!(parse_date(bad), Err(NightWindowError::BadDate(bad.into())), "{bad}");
+        }
+        assert!(parse_clock("22:00").is_ok());
+        for bad in ["2:00", "22:0", "24:00", "22:60", "22-00", " 2200", "22:00 "] {
+            assert_eq!(parse_clock(bad), Err(NightWindowError::BadTime(bad.into())), "{bad}");
+        }
     }
 }

@@ -30,6 +30,40 @@ pub struct SignatureReport {
     pub covers_bytes: usize,
 }
 
+/// One reason a file does not verify: a stable code and a Chinese message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VerifyProblem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl VerifyProblem {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        VerifyProblem { code, message: message.into() }
+    }
+}
+
+/// Bounds on the work one verification may do, whatever the file holds.
+#[derive(Debug, Clone)]
+pub struct VerifyLimits {
+    /// A permit carries two signatures; a file with many more is refused before any hashing,
+    /// since each signature may make us hash the whole file once.
+    pub max_signatures: usize,
+    /// Wall time after which no further signature is checked.
+    pub budget: std::time::Duration,
+}
+
+impl Default for VerifyLimits {
+    fn default() -> Self {
+        VerifyLimits { max_signatures: 8, budget: std::time::Duration::from_secs(5) }
+    }
+}
+
+/// Stack of the thread that parses an untrusted PDF. lopdf's parser recurses once per nesting
+/// level (it stops at 100 levels); a stack overflow aborts the whole process rather than
+/// failing one request, so the parse runs on a stack we sized, not on whatever thread called.
+const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VerifyReport {
     /// Every signature intact, valid and trusted, at least two (both departments), nothing appended.
@@ -38,8 +72,20 @@ pub struct VerifyReport {
     pub permit_number: Option<String>,
     /// Bytes after the last signature's range (0 if none).
     pub appended_bytes: usize,
-    /// Chinese descriptions of each problem found.
-    pub problems: Vec<String>,
+    /// Each problem found, with its stable code.
+    pub problems: Vec<VerifyProblem>,
+}
+
+impl VerifyReport {
+    fn refused(problem: VerifyProblem) -> Self {
+        VerifyReport {
+            valid: false,
+            signatures: vec![],
+            permit_number: None,
+            appended_bytes: 0,
+            problems: vec![problem],
+        }
+    }
 }
 
 fn attr(cert: &Certificate, oid: der::asn1::ObjectIdentifier) -> String {
@@ -75,20 +121,56 @@ fn within_validity(cert: &Certificate, at: i64) -> bool {
     nb <= at && at <= na
 }
 
-/// Verifies `pdf` against the trusted `roots` (self-signed certificates).
+/// Verifies `pdf` against the trusted `roots` (self-signed certificates) within the default
+/// limits.
 pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
+    verify_pdf_within(pdf, roots, &VerifyLimits::default())
+}
+
+/// Verifies `pdf` on a thread with a stack of known size, within `limits`. Whatever the file
+/// holds, the answer is a report: a file that cannot be parsed, or that asks for more work
+/// than the limits allow, is a problem in it, never a panic.
+pub fn verify_pdf_within(pdf: &[u8], roots: &[Certificate], limits: &VerifyLimits) -> VerifyReport {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("pdf-verify".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || verify_parsed(pdf, roots, limits));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                VerifyReport::refused(VerifyProblem::new("PDF_UNPARSEABLE", "无法解析该 PDF 文件"))
+            }),
+            Err(_) => VerifyReport::refused(VerifyProblem::new("VERIFY_UNAVAILABLE", "验签服务暂时繁忙，请稍后重试")),
+        }
+    })
+}
+
+/// The byte range of a signature as four offsets, if it is one a signer could have written:
+/// non-negative, ascending, starting at 0, inside the file, and leaving out exactly the
+/// `/Contents` hex string (`contents_len` decoded bytes, so `2 × len + 2` bytes with the angle
+/// brackets). Anything else is refused before hashing, so a range can never make us hash more
+/// than the file once, read outside it, or overflow.
+fn checked_byte_range(range: &[i64], pdf: &[u8], contents_len: usize) -> Option<[usize; 4]> {
+    let [a, b, c, d] = range else { return None };
+    let [a, b, c, d] = [*a, *b, *c, *d].map(|v| usize::try_from(v).ok());
+    let (a, b, c, d) = (a?, b?, c?, d?);
+    let end = c.checked_add(d)?;
+    let gap = c.checked_sub(b)?;
+    let expected_gap = contents_len.checked_mul(2)?.checked_add(2)?;
+    let sane = a == 0
+        && gap == expected_gap
+        && end <= pdf.len()
+        && pdf.get(b) == Some(&b'<')
+        && c.checked_sub(1).and_then(|i| pdf.get(i)) == Some(&b'>');
+    sane.then_some([a, b, c, d])
+}
+
+fn verify_parsed(pdf: &[u8], roots: &[Certificate], limits: &VerifyLimits) -> VerifyReport {
+    let started = std::time::Instant::now();
     let mut problems = Vec::new();
     let doc = match Document::load_mem(pdf) {
         Ok(d) => d,
-        Err(e) => {
-            return VerifyReport {
-                valid: false,
-                signatures: vec![],
-                permit_number: None,
-                appended_bytes: 0,
-                problems: vec![format!("无法解析 PDF：{e}")],
-            }
-        }
+        Err(e) => return VerifyReport::refused(VerifyProblem::new("PDF_UNPARSEABLE", format!("无法解析 PDF：{e}"))),
     };
     let permit_number = doc
         .trailer
@@ -114,20 +196,27 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
             Some((range, contents))
         })
         .collect();
-    sigs.sort_by_key(|(r, _)| r.get(2).copied().unwrap_or(0) + r.get(3).copied().unwrap_or(0));
+    if sigs.len() > limits.max_signatures {
+        return VerifyReport {
+            permit_number,
+            ..VerifyReport::refused(VerifyProblem::new(
+                "TOO_MANY_SIGNATURES",
+                format!("文件中有{}个签名，超过上限{}个，未予验证", sigs.len(), limits.max_signatures),
+            ))
+        };
+    }
+    sigs.sort_by_key(|(r, _)| r.get(2).copied().unwrap_or(0).saturating_add(r.get(3).copied().unwrap_or(0)));
     let mut reports = Vec::new();
     let mut max_end = 0usize;
     for (range, contents) in &sigs {
-        let [a, b, c, d] = range.as_slice() else {
-            problems.push("签名的 ByteRange 格式错误".into());
+        if started.elapsed() > limits.budget {
+            problems.push(VerifyProblem::new("VERIFY_TIME_EXCEEDED", "验签超出时间上限，其余签名未验证"));
+            break;
+        }
+        let Some([a, b, c, d]) = checked_byte_range(range, pdf, contents.len()) else {
+            problems.push(VerifyProblem::new("BYTE_RANGE_INVALID", "签名的 ByteRange 未覆盖除签名值以外的整个文件"));
             continue;
         };
-        let (a, b, c, d) = (*a as usize, *b as usize, *c as usize, *d as usize);
-        let sane = a == 0 && b < c && c + d <= pdf.len() && pdf.get(b) == Some(&b'<') && pdf.get(c - 1) == Some(&b'>');
-        if !sane {
-            problems.push("签名的 ByteRange 未覆盖除签名值以外的整个文件".into());
-            continue;
-        }
         max_end = max_end.max(c + d);
         let mut h = Sha512::new();
         h.update(&pdf[a..a + b]);
@@ -151,28 +240,31 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
                     covers_bytes: c + d,
                 };
                 if !report.intact {
-                    problems.push(format!("{}的签章之后文件内容被改动", report.signer));
+                    problems.push(VerifyProblem::new("ALTERED", format!("{}的签章之后文件内容被改动", report.signer)));
                 }
                 if !report.signature_valid {
-                    problems.push(format!("{}的签名值无效", report.signer));
+                    problems.push(VerifyProblem::new("SIGNATURE_INVALID", format!("{}的签名值无效", report.signer)));
                 }
                 if !report.trusted {
-                    problems.push(format!("{}的证书不是由受信任的根证书签发的", report.signer));
+                    problems.push(VerifyProblem::new(
+                        "UNTRUSTED",
+                        format!("{}的证书不是由受信任的根证书签发的", report.signer),
+                    ));
                 }
                 reports.push(report);
             }
-            Err(e) => problems.push(format!("签名数据无法解析：{e}")),
+            Err(e) => problems.push(VerifyProblem::new("SIGNATURE_UNREADABLE", format!("签名数据无法解析：{e}"))),
         }
     }
     if sigs.is_empty() {
-        problems.push("文件中没有电子签章".into());
+        problems.push(VerifyProblem::new("NO_SIGNATURE", "文件中没有电子签章"));
     } else if reports.len() < 2 {
-        problems.push("许可证应有建设和生态环境两个部门的签章".into());
+        problems.push(VerifyProblem::new("SIGNATURE_MISSING", "许可证应有建设和生态环境两个部门的签章"));
     }
     let appended = pdf.len().saturating_sub(max_end);
     // A final newline after %%EOF is within the last range; anything more was added later.
     if max_end > 0 && appended > 0 {
-        problems.push(format!("最后一个签章之后追加了{appended}字节的内容"));
+        problems.push(VerifyProblem::new("APPENDED", format!("最后一个签章之后追加了{appended}字节的内容")));
     }
     let valid = problems.is_empty() && reports.iter().all(|r| r.intact && r.signature_valid && r.trusted);
     VerifyReport { valid, signatures: reports, permit_number, appended_bytes: appended, problems }
@@ -181,4 +273,28 @@ pub fn verify_pdf(pdf: &[u8], roots: &[Certificate]) -> VerifyReport {
 /// DER of a certificate, for comparing trust anchors.
 pub fn fingerprint(cert: &Certificate) -> Result<String, SealError> {
     Ok(hex::encode(Sha512::digest(cert.to_der().map_err(|e| SealError::Certificate(e.to_string()))?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_byte_range;
+
+    #[test]
+    fn byte_ranges_must_be_what_a_signer_writes() {
+        // 10 bytes, then <0000> (2 decoded bytes = 6 bytes of hex with brackets), then 4 bytes.
+        let pdf = b"0123456789<0000>abcd";
+        assert_eq!(checked_byte_range(&[0, 10, 16, 4], pdf, 2), Some([0, 10, 16, 4]));
+        for bad in [
+            vec![0, -40, 0, -1],       // negative lengths
+            vec![0, 10, 16, 5],        // past the end
+            vec![1, 9, 16, 4],         // not from the start
+            vec![0, 16, 10, 4],        // descending
+            vec![0, 10, 16],           // three numbers
+            vec![0, 10, 16, i64::MAX], // overflow
+            vec![0, 9, 16, 4],         // gap not exactly the signature value
+        ] {
+            assert_eq!(checked_byte_range(&bad, pdf, 2), None, "{bad:?}");
+        }
+        assert_eq!(checked_byte_range(&[0, 10, 16, 4], pdf, 3), None, "contents longer than the gap");
+    }
 }

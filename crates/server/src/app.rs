@@ -61,7 +61,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let store = open_store(&settings).await?;
     let blob_dir = settings.blob_dir();
     std::fs::create_dir_all(&blob_dir).with_context(|| format!("cannot create blob dir {}", blob_dir.display()))?;
+    let protection = Arc::new(crate::protection::Protection::new(&settings.abuse));
     Ok(AppState {
+        protection,
         settings: Arc::new(settings),
         store: Arc::new(store),
         blobs: Arc::new(LocalBlobStore::new(blob_dir)),
@@ -85,13 +87,66 @@ pub async fn serve(
         let id = format!("serve-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         tokio::spawn(crate::worker::run(state.clone(), prereviewer, id, stop_rx))
     });
+    let header_timeout = std::time::Duration::from_secs(state.settings.server.header_read_timeout_secs.max(1));
     let app = routes::router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+    let served = serve_http(listener, app, header_timeout, shutdown).await;
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
         let _ = w.await;
     }
     served
+}
+
+/// The accept loop. `axum::serve` gives hyper no timer, so a client trickling its headers one
+/// byte a second held a connection for ever; here hyper closes it after `header_timeout`.
+/// Each connection knows its peer address (`ConnectInfo`), which the rate limits key on.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service;
+    let mut make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(64 * 1024);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let tower_service = match make_service.call(peer).await {
+            Ok(svc) => svc,
+            Err(never) => match never {},
+        };
+        let hyper_service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            tower_service.clone().call(req.map(axum::body::Body::new))
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Requests in flight finish; idle keep-alive connections are closed.
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Runs a stand-alone pre-review worker (`nightpermit worker`) until `shutdown` resolves.

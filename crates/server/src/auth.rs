@@ -119,13 +119,22 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// The caller together with the session it signed in with (for signing out, or keeping this
+/// session when the password changes).
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub caller: Caller,
+    pub token_hash: String,
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
         let expired = || ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", "登录已过期或令牌无效，请重新登录");
-        let session = state.store.session(&token_hash(token)).await?.ok_or_else(expired)?;
+        let hash = token_hash(token);
+        let session = state.store.session(&hash).await?.ok_or_else(expired)?;
         if session.expires_at <= state.clock.now_ms() {
             return Err(expired());
         }
@@ -133,7 +142,15 @@ impl FromRequestParts<AppState> for Caller {
             "firm" => state.store.firm_by_id(&session.principal_id).await?.map(Caller::Firm),
             _ => state.store.staff_by_id(&session.principal_id).await?.map(Caller::Staff),
         };
-        caller.ok_or_else(expired)
+        Ok(CurrentSession { caller: caller.ok_or_else(expired)?, token_hash: hash })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(CurrentSession::from_request_parts(parts, state).await?.caller)
     }
 }
 

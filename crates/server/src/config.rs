@@ -16,6 +16,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
     pub auth: AuthSettings,
+    pub abuse: AbuseSettings,
     pub limits: LimitSettings,
     pub jobs: JobSettings,
     pub worker: WorkerSettings,
@@ -32,6 +33,28 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub public_base_url: String,
     pub request_timeout_secs: u64,
+    pub header_read_timeout_secs: u64,
+    pub max_concurrent_requests: usize,
+    pub metrics_token: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AbuseSettings {
+    pub sign_in_per_minute: u32,
+    pub sign_in_burst: u32,
+    pub register_per_minute: u32,
+    pub register_burst: u32,
+    pub verify_per_minute: u32,
+    pub verify_burst: u32,
+    pub public_per_minute: u32,
+    pub public_burst: u32,
+    pub complaint_per_minute: u32,
+    pub complaint_burst: u32,
+    pub lockout_after_failures: u32,
+    pub lockout_base_secs: u64,
+    pub lockout_max_secs: u64,
+    pub password_threads: usize,
+    pub password_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +71,8 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LimitSettings {
     pub max_upload_bytes: usize,
+    pub max_json_bytes: usize,
+    pub max_verify_bytes: usize,
     pub max_image_pixels: u64,
     pub max_image_side: u32,
     pub max_materials_per_application: usize,

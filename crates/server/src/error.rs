@@ -2,7 +2,7 @@
 //! message. 5xx causes are logged, never sent.
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nightpermit_store::StoreError;
@@ -45,13 +45,20 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// The cause of a server error, for the log only.
     pub source: Option<anyhow::Error>,
+    /// Sent as `Retry-After` (429, 503).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), source: None }
+        Self { status, code, detail: detail.into(), errors: Vec::new(), source: None, retry_after: None }
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -100,6 +107,10 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "文件类型不支持",
             StatusCode::UNPROCESSABLE_ENTITY => "数据校验未通过",
             StatusCode::SERVICE_UNAVAILABLE => "服务暂不可用",
+            StatusCode::TOO_MANY_REQUESTS => "请求过于频繁",
+            StatusCode::URI_TOO_LONG => "请求地址过长",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "请求头过大",
+            StatusCode::REQUEST_TIMEOUT => "请求超时",
             s if s.is_server_error() => "服务器错误",
             _ => "请求失败",
         }
@@ -123,7 +134,13 @@ impl IntoResponse for ApiError {
             errors: self.errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        let mut res = (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: "0" would invite an immediate retry.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
+        }
+        res
     }
 }
 
@@ -145,22 +162,6 @@ impl From<StoreError> for ApiError {
                 "该 Idempotency-Key 已用于另一份申请，请为每次提交使用新的键",
             ),
             other => ApiError::internal(other),
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "请求体必须是 JSON（Content-Type: application/json）",
-            ),
-            JsonRejection::JsonDataError(e) => {
-                ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{}", e.body_text()))
-            }
-            other => ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{}", other.body_text())),
         }
     }
 }
@@ -190,10 +191,54 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// `Json` whose rejections are problem+json.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body: only `application/json` or `application/merge-patch+json` (415 otherwise; a
+/// lenient `*/*+json` or `text/plain` match would let any form post pass as JSON), at most
+/// `limits.max_json_bytes` (413), syntax errors 400, wrong shapes 422 — all problem+json.
 pub struct ApiJson<T>(pub T);
+
+/// The essence of a `Content-Type` (type/subtype, lower case, no parameters).
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Reads a whole body up to `limit` bytes; more is 413, a broken stream 400.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", format!("请求体超过大小上限（{limit}字节）"))
+        } else {
+            ApiError::bad_request("MALFORMED_BODY", "请求体无法读取")
+        }
+    })
+}
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<crate::state::AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &crate::state::AppState) -> Result<Self, ApiError> {
+        let media = media_type(req.headers());
+        if media != "application/json" && media != "application/merge-patch+json" {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "请求体必须是 JSON（Content-Type: application/json 或 application/merge-patch+json）",
+            ));
+        }
+        let bytes = read_body(req.into_body(), state.settings.limits.max_json_bytes).await?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::field("body", "INVALID_VALUE", format!("数据不符合要求：{e}"))
+            }
+            _ => ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{e}")),
+        })
+    }
+}
 
 /// `Query` whose rejections are problem+json.
 #[derive(axum::extract::FromRequestParts)]

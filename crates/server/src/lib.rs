@@ -12,6 +12,7 @@ pub mod form;
 pub mod grades;
 pub mod metrics;
 pub mod policy;
+pub mod protection;
 pub mod routes;
 pub mod sealing;
 pub mod state;

@@ -17,6 +17,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// Sealing keys and published certificates.
     pub keys: Arc<nightpermit_seal::KeyDir>,
+    /// Rate limits, sign-in locks and the password-hashing pool.
+    pub protection: Arc<crate::protection::Protection>,
 }
 
 /// Wall-clock milliseconds; tests can shift it to simulate expiry without sleeping.

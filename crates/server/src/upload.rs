@@ -90,10 +90,17 @@ pub fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Keeps the last path component of a client-supplied file name, without control characters.
+/// Characters that reorder or hide text when shown: bidi overrides and isolates, marks, zero
+/// widths (`invoice\u{202e}gnp.exe` displays as `invoiceexe.png`).
+fn hides_text(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Keeps the last path component of a client-supplied file name, without control characters
+/// and without characters that change how the name displays.
 pub fn clean_filename(name: Option<&str>) -> String {
     let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String = base.chars().filter(|c| !c.is_control() && !hides_text(*c)).take(200).collect();
     let cleaned = cleaned.trim();
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
         "upload".into()
@@ -109,6 +116,8 @@ mod tests {
     fn limits() -> LimitSettings {
         LimitSettings {
             max_upload_bytes: 1024 * 1024,
+            max_json_bytes: 1024,
+            max_verify_bytes: 1024,
             max_image_pixels: 10_000,
             max_image_side: 1000,
             max_materials_per_application: 40,
@@ -153,6 +162,8 @@ mod tests {
     #[test]
     fn filenames_are_cleaned() {
         assert_eq!(clean_filename(Some("../../etc/passwd")), "passwd");
+        assert_eq!(clean_filename(Some("invoice\u{202e}gnp.exe")), "invoicegnp.exe");
+        assert_eq!(clean_filename(Some("a\u{2066}b\u{200f}c\u{feff}.png")), "abc.png");
         assert_eq!(clean_filename(Some("C:\\scans\\营业执照.png")), "营业执照.png");
         assert_eq!(clean_filename(Some("a\nb.png")), "ab.png");
         assert_eq!(clean_filename(None), "upload");

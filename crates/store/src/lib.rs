@@ -69,6 +69,40 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
+    /// Ends one session (sign-out); false if there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Ends every session of a principal except `keep` (the caller's own, when it changes its
+    /// password); audited. Returns how many ended.
+    async fn revoke_sessions(
+        &self,
+        principal_kind: &str,
+        principal_id: &str,
+        keep: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<u64>;
+    /// Replaces a firm's or staff member's password hash and ends its other sessions, in one
+    /// transaction; audited (without the hash).
+    async fn change_password(
+        &self,
+        principal_kind: &str,
+        principal_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// A security event with no state change of its own (e.g. an account locked after repeated
+    /// wrong passwords), appended to the audit log.
+    async fn record_security_event(
+        &self,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        detail: &serde_json::Value,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<()>;
 
     async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()>;
     async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>>;

@@ -534,6 +534,105 @@ impl Store for SqlStore {
             .rows_affected())
     }
 
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?
+            .rows_affected()
+            > 0)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        principal_kind: &str,
+        principal_id: &str,
+        keep: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let ended = end_sessions(&mut tx, principal_kind, principal_id, keep).await?;
+        let after = serde_json::json!({"sessions_ended": ended});
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "sessions.revoked",
+                entity: principal_kind,
+                entity_id: principal_id,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn change_password(
+        &self,
+        principal_kind: &str,
+        principal_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let table = match principal_kind {
+            "firm" => "firms",
+            "staff" => "staff",
+            other => return Err(StoreError::Corrupt(format!("unknown principal kind {other}"))),
+        };
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(&format!("UPDATE {table} SET password_hash = $1 WHERE id = $2"))
+            .bind(password_hash)
+            .bind(principal_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let ended = end_sessions(&mut tx, principal_kind, principal_id, keep_session).await?;
+        let after = serde_json::json!({"sessions_ended": ended});
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "password.changed",
+                entity: principal_kind,
+                entity_id: principal_id,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_security_event(
+        &self,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        detail: &serde_json::Value,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent { at: now, actor, action, entity, entity_id, before: None, after: Some(detail.to_string()) },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
@@ -1273,4 +1372,20 @@ impl Store for SqlStore {
         }
         Ok(AuditVerification { entries: count, first_broken: None })
     }
+}
+
+/// Deletes a principal's sessions inside `tx`, keeping `keep` (a token hash) if given.
+async fn end_sessions(
+    tx: &mut Transaction<'static, Any>,
+    principal_kind: &str,
+    principal_id: &str,
+    keep: Option<&str>,
+) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE principal_kind = $1 AND principal_id = $2 AND token_hash <> $3")
+        .bind(principal_kind)
+        .bind(principal_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }

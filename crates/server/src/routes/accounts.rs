@@ -1,6 +1,6 @@
 //! Firm registration and sign-in.
 
-use crate::auth::{decoy_hash, hash_password, new_token, password_problem, verify_password};
+use crate::auth::{decoy_hash, hash_password, new_token, password_problem, verify_password, Caller, CurrentSession};
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::form::Check;
 use crate::state::AppState;
@@ -70,10 +70,8 @@ pub async fn register_firm(
     else {
         return Err(ApiError::validation(c.into_errors()));
     };
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let password_hash =
+        state.protection.password_job(move || hash_password(&password)).await?.map_err(ApiError::internal)?;
     let firm = FirmRecord {
         id: uuid::Uuid::now_v7().to_string(),
         credit_code: code.to_string(),
@@ -113,23 +111,36 @@ pub async fn create_session(
         return Err(ApiError::validation(c.into_errors()));
     };
     // A firm signs in with its credit code; anything else is a staff username.
-    let principal = match CreditCode::parse(&login) {
-        Ok(code) => {
+    let firm_code = CreditCode::parse(&login).ok();
+    let lock_key = firm_code.as_ref().map_or_else(|| login.clone(), |c| c.to_string());
+    if let Err(locked) = state.protection.check_login(&lock_key) {
+        return Err(account_locked(locked.retry_after));
+    }
+    let principal = match &firm_code {
+        Some(code) => {
             state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id, f.password_hash, Role::Firm))
         }
-        Err(_) => state
+        None => state
             .store
             .staff_by_username(&login)
             .await?
             .map(|s| ("staff", s.id, s.password_hash, s.role.parse().unwrap_or(Role::Auditor))),
     };
     let stored_hash = principal.as_ref().map(|p| p.2.clone()).unwrap_or_else(|| decoy_hash().to_string());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = state.protection.password_job(move || verify_password(&password, &stored_hash)).await?;
     let Some((kind, principal_id, _, role)) = principal.filter(|_| ok) else {
+        if let Some(locked) = state.protection.login_failed(&lock_key) {
+            let detail = serde_json::json!({"login": lock_key, "locked_secs": locked.retry_after.as_secs()});
+            state
+                .store
+                .record_security_event("signin.locked", "login", &lock_key, &detail, "system", state.clock.now_ms())
+                .await?;
+            tracing::warn!(login = %lock_key, secs = locked.retry_after.as_secs(), "sign-in locked after repeated failures");
+            return Err(account_locked(locked.retry_after));
+        }
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", "登录名或密码错误"));
     };
+    state.protection.login_succeeded(&lock_key);
     let now = state.clock.now_ms();
     let expires_at = now + state.settings.auth.session_ttl_hours * 3_600_000;
     let (token, token_hash) = new_token();
@@ -144,4 +155,64 @@ pub async fn create_session(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(SessionView { token, role, expires_at: rfc3339(expires_at) })))
+}
+
+fn account_locked(wait: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "ACCOUNT_LOCKED",
+        format!("密码错误次数过多，账号已暂时锁定，请{}秒后再试", wait.as_secs().max(1)),
+    )
+    .retry_after(wait)
+}
+
+/// Signs out: the token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204, description = "signed out"), (status = 401, body = Problem)))]
+pub async fn delete_session(State(state): State<AppState>, session: CurrentSession) -> ApiResult<StatusCode> {
+    state.store.delete_session(&session.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password; every other session of the account ends.
+#[utoipa::path(post, path = "/api/v1/sessions/current/password", tag = "accounts", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 204, description = "changed; other sessions ended"), (status = 401, body = Problem),
+              (status = 422, body = Problem, description = "WRONG_PASSWORD or WEAK_PASSWORD")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    if let Some(problem) = password_problem(&body.new_password) {
+        return Err(ApiError::field("new_password", "WEAK_PASSWORD", problem));
+    }
+    let (kind, stored) = match &session.caller {
+        Caller::Firm(f) => ("firm", f.password_hash.clone()),
+        Caller::Staff(s) => ("staff", s.password_hash.clone()),
+    };
+    let current = body.current_password;
+    if !state.protection.password_job(move || verify_password(&current, &stored)).await? {
+        return Err(ApiError::field("current_password", "WRONG_PASSWORD", "当前密码不正确"));
+    }
+    let new = body.new_password;
+    let hash = state.protection.password_job(move || hash_password(&new)).await?.map_err(ApiError::internal)?;
+    state
+        .store
+        .change_password(
+            kind,
+            session.caller.principal_id(),
+            &hash,
+            Some(&session.token_hash),
+            &session.caller.actor(),
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -160,3 +160,30 @@ pub async fn get_records(
     let firm = firm_by_code(&state, &code).await?;
     Ok(Json(record_view(&state, firm).await?))
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevokedSessions {
+    pub sessions_ended: u64,
+}
+
+/// Ends every session of an account (a firm by credit code, staff by username), e.g. when a
+/// device is lost or a token leaked. Admin only.
+#[utoipa::path(delete, path = "/api/v1/admin/accounts/{login}/sessions", tag = "admin", security(("bearer" = [])),
+    params(("login" = String, Path, description = "credit code of a firm or username of a staff member")),
+    responses((status = 200, body = RevokedSessions), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> ApiResult<Json<RevokedSessions>> {
+    if caller.role() != Role::Admin {
+        return Err(ApiError::forbidden("只有管理员可以注销他人的登录"));
+    }
+    let principal = match CreditCode::parse(&login) {
+        Ok(code) => state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id)),
+        Err(_) => state.store.staff_by_username(&login).await?.map(|s| ("staff", s.id)),
+    };
+    let (kind, id) = principal.ok_or_else(|| ApiError::not_found("账号"))?;
+    let sessions_ended = state.store.revoke_sessions(kind, &id, None, &caller.actor(), state.clock.now_ms()).await?;
+    Ok(Json(RevokedSessions { sessions_ended }))
+}

@@ -213,12 +213,9 @@ pub async fn patch_application(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    ApiJson(patch): ApiJson<Value>,
 ) -> ApiResult<Json<ApplicationView>> {
-    let body = body?;
     let app = owned_application(&state, &caller, &id).await?;
-    let patch: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("MALFORMED_JSON", format!("JSON 格式错误：{e}")))?;
     if !patch.is_object() {
         return Err(ApiError::field("body", "INVALID_TYPE", "修改内容应为 JSON 对象"));
     }

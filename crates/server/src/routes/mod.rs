@@ -52,6 +52,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::register_firm))
         .routes(routes!(accounts::create_session))
+        .routes(routes!(accounts::delete_session))
+        .routes(routes!(accounts::change_password))
+        .routes(routes!(admin::revoke_sessions))
         .routes(routes!(applications::create_application, applications::list_applications))
         .routes(routes!(applications::get_application, applications::patch_application))
         .routes(routes!(applications::upload_material))
@@ -97,14 +100,38 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
 }
 
+/// Why a request was refused before any handler ran: too many at once, or too slow.
+async fn overload_response(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "REQUEST_TIMEOUT", "请求处理超时，请稍后重试")
+            .retry_after(std::time::Duration::from_secs(5))
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        crate::protection::busy()
+    } else {
+        ApiError::internal(anyhow::anyhow!("request failed in a middleware: {err}"))
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let (api, _) = api();
     // Multipart framing adds a little to the file itself; the file's own limit is checked exactly.
     let body_limit = state.settings.limits.max_upload_bytes + 1024 * 1024;
+    let server = &state.settings.server;
+    // Outermost first: shed load before doing any work, then bound the time of what is taken
+    // (the body is read inside the handler, so a body trickled byte by byte is cut too).
+    let overload = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(overload_response))
+        .load_shed()
+        .concurrency_limit(server.max_concurrent_requests.max(1))
+        .timeout(std::time::Duration::from_secs(server.request_timeout_secs.max(1)));
     api.fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::protection::rate_limit))
+        .layer(axum::middleware::from_fn(crate::protection::size_guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(overload)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::protection::security_headers))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

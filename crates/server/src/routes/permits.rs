@@ -6,7 +6,6 @@ use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::form::ApplicationForm;
 use crate::state::AppState;
 use crate::views::{rfc3339, shanghai_local, shanghai_millis};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -136,7 +135,11 @@ pub struct VerifyView {
     pub permit_number: Option<String>,
     /// valid, revoked or expired — the online answer; null if the number is unknown here.
     pub permit_status: Option<String>,
+    /// Chinese descriptions of each problem found.
     pub problems: Vec<String>,
+    /// The stable code of each problem, in the same order (e.g. `BYTE_RANGE_INVALID`,
+    /// `TOO_MANY_SIGNATURES`, `PDF_UNPARSEABLE`, `PERMIT_REVOKED`).
+    pub problem_codes: Vec<String>,
 }
 
 /// Verifies a permit PDF: its seals, and the permit's current status.
@@ -146,9 +149,9 @@ pub struct VerifyView {
 pub async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> ApiResult<Json<VerifyView>> {
-    let body = body?;
+    let body = crate::error::read_body(body, state.settings.limits.max_verify_bytes).await?;
     let is_pdf = crate::upload::sniff(&body) == Some(crate::upload::FileType::Pdf);
     let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_pdf
@@ -166,22 +169,24 @@ pub async fn verify(
     let report = tokio::task::spawn_blocking(move || nightpermit_seal::verify_pdf(&body, &[root]))
         .await
         .map_err(ApiError::internal)?;
-    let mut problems = report.problems.clone();
+    let mut problems: Vec<(String, String)> =
+        report.problems.iter().map(|p| (p.code.to_string(), p.message.clone())).collect();
     let permit_status = match &report.permit_number {
         Some(n) => match public_permit(&state, n).await {
             Ok((p, _)) => Some(p.status),
             Err(_) => {
-                problems.push(format!("许可证编号 {n} 在本系统中不存在"));
+                problems.push(("PERMIT_UNKNOWN".into(), format!("许可证编号 {n} 在本系统中不存在")));
                 None
             }
         },
         None => None,
     };
     match permit_status.as_deref() {
-        Some("revoked") => problems.push("该许可证已被撤销".into()),
-        Some("expired") => problems.push("该许可证的夜间施工期限已过".into()),
+        Some("revoked") => problems.push(("PERMIT_REVOKED".into(), "该许可证已被撤销".into())),
+        Some("expired") => problems.push(("PERMIT_EXPIRED".into(), "该许可证的夜间施工期限已过".into())),
         _ => {}
     }
+    let (problem_codes, problems) = problems.into_iter().unzip();
     Ok(Json(VerifyView {
         valid: report.valid && permit_status.as_deref() == Some("valid"),
         signatures: report
@@ -200,6 +205,7 @@ pub async fn verify(
         permit_number: report.permit_number,
         permit_status,
         problems,
+        problem_codes,
     }))
 }
 
