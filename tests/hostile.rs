@@ -273,3 +273,77 @@ async fn trickled_headers_are_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(5));
     alive(&app).await;
 }
+
+fn finding_codes(v: &Value) -> Vec<(String, String)> {
+    v["prereview"]["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|x| {
+                    (x["code"].as_str().unwrap_or("").to_string(), x["severity"].as_str().unwrap_or("").to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn submitted_with(app: &TestApp, seed: u32, filename: &str, bytes: Vec<u8>) -> (String, String) {
+    let (_, token) = app.firm(seed).await;
+    let created = app.create_application(&token, &common::example_form()).await;
+    let id = created["id"].as_str().expect("id").to_string();
+    let r = app.upload(&token, &id, "noise_plan", filename, bytes).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(app.submit(&token, &id, None).await.status(), StatusCode::ACCEPTED);
+    (token, id)
+}
+
+#[tokio::test]
+async fn huge_pages_and_inflating_drawings_stay_within_the_budgets() {
+    let mut settings = common::fresh_settings(Db::Sqlite).await;
+    settings.limits.prereview_file_secs = 3;
+    settings.worker.ocr_threads = 1;
+    let app = TestApp::start(settings).await;
+    let huge = hostile::huge_pages(12, 4700);
+    assert!(huge.len() < 4096);
+    let bomb = hostile::inflating_drawing(60 * 1024 * 1024);
+    assert!(bomb.len() < 256 * 1024, "{} bytes", bomb.len());
+    let (huge_token, huge_id) = submitted_with(&app, 91, "huge.pdf", huge).await;
+    let (bomb_token, bomb_id) = submitted_with(&app, 92, "bomb.pdf", bomb).await;
+    // Another firm's honest case, submitted right behind the bomb.
+    let (honest_token, honest_id) = submitted_with(&app, 93, "plan.png", common::png(1654, 2339)).await;
+    let submitted = Instant::now();
+    let (stop, worker) = app.start_worker();
+
+    let v = app.wait_prereview(&huge_token, &huge_id).await;
+    assert!(finding_codes(&v).contains(&("IMAGE_TOO_LARGE".into(), "error".into())), "{:?}", finding_codes(&v));
+    let v = app.wait_prereview(&bomb_token, &bomb_id).await;
+    assert!(finding_codes(&v).contains(&("READ_TIME_EXCEEDED".into(), "warning".into())), "{:?}", finding_codes(&v));
+    assert_eq!(v["prereview"]["state"], "done");
+    let v = app.wait_prereview(&honest_token, &honest_id).await;
+    let waited = submitted.elapsed();
+    assert_eq!(v["prereview"]["state"], "done", "{v:#}");
+    // Before the budgets the honest case waited 262 s behind the bomb; now one file budget (3 s)
+    // plus the honest case's own reading (a debug build on a shared machine).
+    assert!(waited < Duration::from_secs(60), "the honest case waited {waited:?}");
+    // The 12 gigapixel pages were never rendered: memory stayed far below what that takes.
+    let peak = hostile::peak_resident_bytes();
+    assert!(peak < 1024 * 1024 * 1024, "peak resident memory {} MiB", peak / 1024 / 1024);
+    let _ = stop.send(());
+    let _ = worker.await;
+}
+
+#[tokio::test]
+async fn blank_and_corrupt_files_are_named_as_such() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (blank_token, blank_id) = submitted_with(&app, 94, "blank.png", common::png(1654, 2339)).await;
+    let mut broken = common::png(800, 600);
+    broken.truncate(broken.len() / 2);
+    let (broken_token, broken_id) = submitted_with(&app, 95, "broken.png", broken).await;
+    let (stop, worker) = app.start_worker();
+    let v = app.wait_prereview(&blank_token, &blank_id).await;
+    assert!(finding_codes(&v).contains(&("ILLEGIBLE".into(), "error".into())), "{:?}", finding_codes(&v));
+    let v = app.wait_prereview(&broken_token, &broken_id).await;
+    assert!(finding_codes(&v).contains(&("UNREADABLE_FILE".into(), "error".into())), "{:?}", finding_codes(&v));
+    let _ = stop.send(());
+    let _ = worker.await;
+}

@@ -18,6 +18,10 @@ pub const PERIOD_NOT_COVERED: &str = "PERIOD_NOT_COVERED";
 pub const SEAL_MISSING: &str = "SEAL_MISSING";
 /// A field the pre-review could not find or read with confidence: a human should look.
 pub const FIELD_UNCERTAIN: &str = "FIELD_UNCERTAIN";
+/// A file whose pages are larger than the pixel budget even when rendered at low resolution.
+pub const IMAGE_TOO_LARGE: &str = "IMAGE_TOO_LARGE";
+/// A file not read within its time budget: what was read counts, a human looks at the rest.
+pub const READ_TIME_EXCEEDED: &str = "READ_TIME_EXCEEDED";
 /// The pre-review itself failed (after retries); the case goes to a human.
 pub const PREREVIEW_FAILED: &str = "PREREVIEW_FAILED";
 

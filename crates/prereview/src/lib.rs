@@ -39,6 +39,35 @@ pub struct PrereviewReport {
 
 type Task = Box<dyn FnOnce(&mut Option<OcrEngine>) + Send>;
 
+/// What one application's pre-review may cost, whatever was uploaded (from `[limits]`).
+#[derive(Debug, Clone)]
+pub struct PrereviewLimits {
+    /// Pixels of one page as rendered for reading; larger PDF pages are rendered at a lower
+    /// resolution, larger images refused with `IMAGE_TOO_LARGE`.
+    pub max_page_pixels: u64,
+    /// Pixels of all pages of one application together.
+    pub max_application_pixels: u64,
+    /// Wall time for one file (rendering and reading); past it the file is reported with
+    /// `READ_TIME_EXCEEDED` and the case goes to a human.
+    pub file_budget: std::time::Duration,
+    /// Wall time for the whole application.
+    pub case_budget: std::time::Duration,
+    /// Address-space limit of each PDF renderer process.
+    pub renderer_memory_bytes: u64,
+}
+
+impl Default for PrereviewLimits {
+    fn default() -> Self {
+        PrereviewLimits {
+            max_page_pixels: 12_000_000,
+            max_application_pixels: 150_000_000,
+            file_budget: std::time::Duration::from_secs(20),
+            case_budget: std::time::Duration::from_secs(90),
+            renderer_memory_bytes: 1 << 30,
+        }
+    }
+}
+
 /// A fixed set of OCR threads, each with its own Tesseract, shared by all reviews in a process.
 pub struct Prereviewer {
     tasks: Mutex<Option<mpsc::Sender<Task>>>,
@@ -46,6 +75,7 @@ pub struct Prereviewer {
     language: String,
     /// Doubtful lines re-read per page (0 turns the second look off).
     pub second_looks: usize,
+    pub limits: PrereviewLimits,
 }
 
 impl Prereviewer {
@@ -82,6 +112,7 @@ impl Prereviewer {
             threads: handles,
             language: language.to_string(),
             second_looks: DEFAULT_SECOND_LOOKS,
+            limits: PrereviewLimits::default(),
         }
     }
 
@@ -94,6 +125,8 @@ impl Prereviewer {
     ) -> Result<PrereviewReport, OcrError> {
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<MaterialReading, OcrError>)>();
         let count = files.len();
+        let case_deadline = std::time::Instant::now() + self.limits.case_budget;
+        let pixels_left = Arc::new(std::sync::atomic::AtomicU64::new(self.limits.max_application_pixels));
         {
             let guard = self.tasks.lock().map_err(|_| OcrError::Init("OCR pool poisoned".into()))?;
             let sender = guard.as_ref().ok_or_else(|| OcrError::Init("OCR pool stopped".into()))?;
@@ -101,13 +134,30 @@ impl Prereviewer {
                 let done = done_tx.clone();
                 let language = self.language.clone();
                 let second_looks = self.second_looks;
+                let limits = self.limits.clone();
+                let pixels_left = pixels_left.clone();
                 let task: Task = Box::new(move |engine: &mut Option<OcrEngine>| {
                     let result = (|| {
                         if engine.is_none() {
                             *engine = Some(OcrEngine::new(&language)?);
                         }
                         let engine = engine.as_mut().ok_or_else(|| OcrError::Init("no engine".into()))?;
-                        Ok(read_material_with(engine, &file, second_looks))
+                        // The file's clock starts when a reader takes it, not when it was queued.
+                        let available = pixels_left.load(std::sync::atomic::Ordering::Relaxed);
+                        let mut budget = pages::FileBudget {
+                            max_page_pixels: limits.max_page_pixels,
+                            pixels_left: available,
+                            deadline: (std::time::Instant::now() + limits.file_budget).min(case_deadline),
+                            renderer_memory_bytes: limits.renderer_memory_bytes,
+                        };
+                        let reading = read_material_within(engine, &file, second_looks, &mut budget);
+                        let used = available.saturating_sub(budget.pixels_left);
+                        let _ = pixels_left.fetch_update(
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                            |left| Some(left.saturating_sub(used)),
+                        );
+                        Ok(reading)
                     })();
                     let _ = done.send((i, result));
                 });
@@ -153,21 +203,51 @@ pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialRea
 
 /// As [`read_material`], with at most `second_looks` doubtful lines re-read per page.
 pub fn read_material_with(engine: &mut OcrEngine, file: &MaterialFile, second_looks: usize) -> MaterialReading {
+    read_material_within(engine, file, second_looks, &mut pages::FileBudget::standalone())
+}
+
+/// Reads one material within `budget`: a file that cannot be decoded is `UNREADABLE_FILE`, one
+/// too large even scaled down `IMAGE_TOO_LARGE`, one whose time ran out `READ_TIME_EXCEEDED`
+/// (a warning: what was read counts, a human looks at the rest), one with only blank pages
+/// `ILLEGIBLE`.
+pub fn read_material_within(
+    engine: &mut OcrEngine,
+    file: &MaterialFile,
+    second_looks: usize,
+    budget: &mut pages::FileBudget,
+) -> MaterialReading {
     let mut reading =
         MaterialReading { material_id: file.id.clone(), kind: file.kind, pages: vec![], seals: vec![], problem: None };
-    let decoded = match pages::decode(&file.bytes, &file.content_type) {
+    let label = file.kind.label();
+    let decoded = match pages::decode(&file.bytes, &file.content_type, budget) {
         Ok(p) => p,
         Err(e) => {
-            reading.problem = Some(Finding::new(
-                findings::UNREADABLE_FILE,
-                Severity::Error,
-                format!("“{}”无法读取：{e}", file.kind.label()),
-            ));
+            reading.problem = Some(match e {
+                pages::ReadError::TooLarge(_) => {
+                    Finding::new(findings::IMAGE_TOO_LARGE, Severity::Error, format!("“{label}”{e}，请缩小后重新上传"))
+                }
+                pages::ReadError::TimedOut(_) => Finding::new(
+                    findings::READ_TIME_EXCEEDED,
+                    Severity::Warning,
+                    format!("“{label}”未能在处理时限内读完，已转人工审核"),
+                ),
+                _ => Finding::new(findings::UNREADABLE_FILE, Severity::Error, format!("“{label}”无法读取：{e}")),
+            });
             return reading;
         }
     };
+    let page_count = decoded.len();
+    let mut blank_pages = 0;
     for (i, page) in decoded.into_iter().enumerate() {
         let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if budget.expired() {
+            reading.problem = Some(Finding::new(
+                findings::READ_TIME_EXCEEDED,
+                Severity::Warning,
+                format!("“{label}”未能在处理时限内读完（已读{i}页，共{page_count}页），已转人工审核"),
+            ));
+            return reading;
+        }
         reading.seals.extend(pages::find_seals(&page.image, number));
         if let Some(layer) = page.text_layer {
             let lines =
@@ -189,6 +269,7 @@ pub fn read_material_with(engine: &mut OcrEngine, file: &MaterialFile, second_lo
         }
         let mut gray = pages::ocr_image(&page.image);
         if pages::is_blank(&gray) {
+            blank_pages += 1;
             reading.pages.push(PageText { page: number, lines: vec![] });
             continue;
         }
@@ -239,6 +320,13 @@ pub fn read_material_with(engine: &mut OcrEngine, file: &MaterialFile, second_lo
         };
         let lines = second_look(engine, &gray, lines, number, second_looks);
         reading.pages.push(PageText { page: number, lines });
+    }
+    if page_count > 0 && blank_pages == page_count && reading.seals.is_empty() {
+        reading.problem = Some(Finding::new(
+            findings::ILLEGIBLE,
+            Severity::Error,
+            format!("“{label}”是空白页，没有可辨认的内容，请重新扫描上传"),
+        ));
     }
     reading
 }

@@ -17,9 +17,61 @@ pub enum ReadError {
     Unreadable(String),
     #[error("PDF 页数超过上限 {0}")]
     TooManyPages(usize),
+    /// More pixels than the budget allows even after scaling down.
+    #[error("图像过大：{0}")]
+    TooLarge(String),
+    /// The file's time budget ran out while it was being rendered.
+    #[error("处理超时：{0}")]
+    TimedOut(String),
 }
 
 pub const MAX_PAGES: usize = 20;
+
+/// What reading one file may cost, whatever it holds: pixels per page and in all, wall time,
+/// and the memory of the renderer processes. Pages larger than the pixel budget are rendered at
+/// a lower resolution instead of at `OCR_DPI`.
+#[derive(Debug, Clone)]
+pub struct FileBudget {
+    pub max_page_pixels: u64,
+    /// Pixels still allowed for this file (shared by its pages).
+    pub pixels_left: u64,
+    pub deadline: std::time::Instant,
+    /// Address-space limit of each poppler process.
+    pub renderer_memory_bytes: u64,
+}
+
+impl FileBudget {
+    /// Generous bounds for tools and tests that read one file by itself.
+    pub fn standalone() -> Self {
+        FileBudget {
+            max_page_pixels: 16_000_000,
+            pixels_left: 200_000_000,
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(120),
+            renderer_memory_bytes: 1 << 30,
+        }
+    }
+
+    fn time_left(&self) -> std::time::Duration {
+        self.deadline.saturating_duration_since(std::time::Instant::now())
+    }
+
+    pub fn expired(&self) -> bool {
+        self.time_left().is_zero()
+    }
+
+    /// Takes `pixels` from the file's budget, or says why not.
+    fn take_pixels(&mut self, w: u32, h: u32) -> Result<(), ReadError> {
+        let px = u64::from(w) * u64::from(h);
+        if px > self.max_page_pixels {
+            return Err(ReadError::TooLarge(format!("{w}×{h} 像素，单页上限 {} 像素", self.max_page_pixels)));
+        }
+        if px > self.pixels_left {
+            return Err(ReadError::TooLarge("全部页面的像素总数超过上限".into()));
+        }
+        self.pixels_left -= px;
+        Ok(())
+    }
+}
 
 /// A page as decoded, and its text layer if the PDF had one.
 pub struct DecodedPage {
@@ -35,12 +87,15 @@ fn limits() -> image::Limits {
     l
 }
 
-/// Decodes an image file, turning it upright by its EXIF orientation.
-pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
+/// Decodes an image file, turning it upright by its EXIF orientation. Its size is read from the
+/// header and charged to `budget` before any pixel is decoded.
+pub fn decode_image_within(bytes: &[u8], budget: &mut FileBudget) -> Result<RgbImage, ReadError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ReadError::Unreadable(e.to_string()))?;
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    budget.take_pixels(w, h)?;
     let orientation = decoder.orientation().ok();
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ReadError::Unreadable(e.to_string()))?;
     if let Some(o) = orientation {
@@ -49,59 +104,175 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
     Ok(img.to_rgb8())
 }
 
-/// Renders every page of a PDF at `OCR_DPI` with poppler's pdftoppm and takes its text layer
-/// with pdftotext (both from poppler-utils, installed by `make`).
-pub fn decode_pdf(bytes: &[u8]) -> Result<Vec<DecodedPage>, ReadError> {
+/// As [`decode_image_within`] with the stand-alone budget.
+pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
+    decode_image_within(bytes, &mut FileBudget::standalone())
+}
+
+/// Runs a poppler tool under an address-space limit (prlimit, from util-linux) and kills it at
+/// the file's deadline: a drawing stream that inflates to 100 MB kept pdftoppm busy for minutes
+/// and every other applicant waited behind it. Output goes to files, never to a pipe that could
+/// fill while we wait.
+fn run_bounded(
+    tool: &str,
+    args: &[std::ffi::OsString],
+    budget: &FileBudget,
+    stdout: &std::path::Path,
+) -> Result<(), ReadError> {
+    let out = std::fs::File::create(stdout).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let mut child = Command::new("prlimit")
+        .arg(format!("--as={}", budget.renderer_memory_bytes))
+        .arg("--")
+        .arg(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| ReadError::Unreadable(format!("{tool}: {e} (install poppler-utils and util-linux)")))?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(ReadError::Unreadable(format!("{tool} 退出码 {status}"))),
+            Ok(None) if budget.expired() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ReadError::TimedOut(format!("{tool} 超过处理时限")));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(ReadError::Unreadable(e.to_string())),
+        }
+    }
+}
+
+/// Page sizes in points (the crop box pdftoppm renders), from `pdfinfo -box`.
+fn page_sizes(info: &str) -> Vec<(f64, f64)> {
+    let mut media: Vec<(usize, f64, f64)> = Vec::new();
+    let mut crop: Vec<(usize, f64, f64)> = Vec::new();
+    for line in info.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        // "Page    1 CropBox:       0.00     0.00   595.44   842.04"
+        if parts.len() == 7 && parts[0] == "Page" {
+            let (Ok(n), Ok(x0), Ok(y0), Ok(x1), Ok(y1)) = (
+                parts[1].parse::<usize>(),
+                parts[3].parse::<f64>(),
+                parts[4].parse::<f64>(),
+                parts[5].parse::<f64>(),
+                parts[6].parse::<f64>(),
+            ) else {
+                continue;
+            };
+            let size = (n, (x1 - x0).abs(), (y1 - y0).abs());
+            match parts[2] {
+                "CropBox:" => crop.push(size),
+                "MediaBox:" => media.push(size),
+                _ => {}
+            }
+        }
+    }
+    let boxes = if crop.is_empty() { media } else { crop };
+    boxes.into_iter().map(|(_, w, h)| (w, h)).collect()
+}
+
+/// Resolution at which a page of `w_pt` × `h_pt` points fits `max_pixels`, at most `OCR_DPI`.
+pub fn render_dpi(w_pt: f64, h_pt: f64, max_pixels: u64) -> f64 {
+    let area_in2 = (w_pt / 72.0) * (h_pt / 72.0);
+    if area_in2 <= 0.0 {
+        return f64::from(OCR_DPI);
+    }
+    (max_pixels as f64 / area_in2).sqrt().min(f64::from(OCR_DPI))
+}
+
+/// Below this a page rendered to fit the budget cannot be read: refused as too large.
+const MIN_RENDER_DPI: f64 = 60.0;
+
+/// Renders every page of a PDF with poppler's pdftoppm, each at `OCR_DPI` or lower if that
+/// would exceed the page's pixel budget, and takes its text layer with pdftotext (both from
+/// poppler-utils, installed by `make`), every process bounded by `budget`.
+pub fn decode_pdf(bytes: &[u8], budget: &mut FileBudget) -> Result<Vec<DecodedPage>, ReadError> {
     let dir = std::env::temp_dir().join(format!("np-pdf-{}-{}", std::process::id(), rand::random::<u64>()));
     std::fs::create_dir_all(&dir).map_err(|e| ReadError::Unreadable(e.to_string()))?;
     let result = (|| {
         let input = dir.join("in.pdf");
         std::fs::write(&input, bytes).map_err(|e| ReadError::Unreadable(e.to_string()))?;
-        let out = Command::new("pdftoppm")
-            .args(["-r", &OCR_DPI.to_string(), "-png", "-l", &(MAX_PAGES + 1).to_string()])
-            .arg(&input)
-            .arg(dir.join("page"))
-            .output()
-            .map_err(|e| ReadError::Unreadable(format!("pdftoppm: {e} (install poppler-utils)")))?;
-        if !out.status.success() {
-            return Err(ReadError::Unreadable(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-        }
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| ReadError::Unreadable(e.to_string()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "png"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
+        let info_out = dir.join("info.txt");
+        let last = (MAX_PAGES + 1).to_string();
+        run_bounded(
+            "pdfinfo",
+            &["-box".into(), "-f".into(), "1".into(), "-l".into(), last.clone().into(), input.clone().into()],
+            budget,
+            &info_out,
+        )?;
+        let info = std::fs::read_to_string(&info_out).unwrap_or_default();
+        let sizes = page_sizes(&info);
+        if sizes.is_empty() {
             return Err(ReadError::Unreadable("PDF 中没有页面".into()));
         }
-        if files.len() > MAX_PAGES {
+        if sizes.len() > MAX_PAGES {
             return Err(ReadError::TooManyPages(MAX_PAGES));
         }
-        let text = Command::new("pdftotext").args(["-layout", "-enc", "UTF-8"]).arg(&input).arg("-").output().ok();
-        let texts: Vec<String> = text
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).split('\u{c}').map(str::to_string).collect())
-            .unwrap_or_default();
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let png = std::fs::read(f).map_err(|e| ReadError::Unreadable(e.to_string()))?;
-                let layer = texts.get(i).filter(|t| t.chars().filter(|c| !c.is_whitespace()).count() >= 20).cloned();
-                Ok(DecodedPage { image: decode_image(&png)?, text_layer: layer })
-            })
-            .collect()
+        let text_out = dir.join("text.txt");
+        let texts: Vec<String> = match run_bounded(
+            "pdftotext",
+            &[
+                "-layout".into(),
+                "-enc".into(),
+                "UTF-8".into(),
+                "-l".into(),
+                last.into(),
+                input.clone().into(),
+                "-".into(),
+            ],
+            budget,
+            &text_out,
+        ) {
+            Ok(()) => std::fs::read(&text_out)
+                .map(|t| String::from_utf8_lossy(&t).split('\u{c}').map(str::to_string).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let mut pages = Vec::new();
+        for (i, (w_pt, h_pt)) in sizes.iter().enumerate() {
+            let number = (i + 1).to_string();
+            let dpi = render_dpi(*w_pt, *h_pt, budget.max_page_pixels.min(budget.pixels_left));
+            if dpi < MIN_RENDER_DPI {
+                return Err(ReadError::TooLarge(format!(
+                    "第{number}页 {w_pt:.0}×{h_pt:.0} 磅，在像素上限内只能以 {dpi:.0} dpi 渲染，无法辨认"
+                )));
+            }
+            let prefix = dir.join(format!("page-{number}"));
+            run_bounded(
+                "pdftoppm",
+                &[
+                    "-r".into(),
+                    format!("{dpi:.2}").into(),
+                    "-png".into(),
+                    "-singlefile".into(),
+                    "-f".into(),
+                    number.clone().into(),
+                    "-l".into(),
+                    number.into(),
+                    input.clone().into(),
+                    prefix.clone().into(),
+                ],
+                budget,
+                &dir.join("pdftoppm.out"),
+            )?;
+            let png = std::fs::read(prefix.with_extension("png")).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+            let layer = texts.get(i).filter(|t| t.chars().filter(|c| !c.is_whitespace()).count() >= 20).cloned();
+            pages.push(DecodedPage { image: decode_image_within(&png, budget)?, text_layer: layer });
+        }
+        Ok(pages)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-pub fn decode(bytes: &[u8], content_type: &str) -> Result<Vec<DecodedPage>, ReadError> {
+pub fn decode(bytes: &[u8], content_type: &str, budget: &mut FileBudget) -> Result<Vec<DecodedPage>, ReadError> {
     if content_type == "application/pdf" {
-        decode_pdf(bytes)
+        decode_pdf(bytes, budget)
     } else {
-        Ok(vec![DecodedPage { image: decode_image(bytes)?, text_layer: None }])
+        Ok(vec![DecodedPage { image: decode_image_within(bytes, budget)?, text_layer: None }])
     }
 }
 

@@ -83,7 +83,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = state.settings.worker.in_process.then(|| {
-        let prereviewer = Arc::new(nightpermit_prereview::Prereviewer::new(state.settings.worker.ocr_threads));
+        let prereviewer = Arc::new(prereviewer(&state.settings));
         let id = format!("serve-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         tokio::spawn(crate::worker::run(state.clone(), prereviewer, id, stop_rx))
     });
@@ -149,10 +149,16 @@ async fn serve_http(
     Ok(())
 }
 
+fn prereviewer(settings: &Settings) -> nightpermit_prereview::Prereviewer {
+    let mut p = nightpermit_prereview::Prereviewer::new(settings.worker.ocr_threads);
+    p.limits = settings.limits.prereview();
+    p
+}
+
 /// Runs a stand-alone pre-review worker (`nightpermit worker`) until `shutdown` resolves.
 pub async fn run_worker(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let prereviewer = Arc::new(nightpermit_prereview::Prereviewer::new(state.settings.worker.ocr_threads));
+    let prereviewer = Arc::new(prereviewer(&state.settings));
     let id = format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let handle = tokio::spawn(crate::worker::run(state, prereviewer, id, stop_rx));
     shutdown.await;

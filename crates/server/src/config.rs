@@ -75,6 +75,11 @@ pub struct LimitSettings {
     pub max_verify_bytes: usize,
     pub max_image_pixels: u64,
     pub max_image_side: u32,
+    pub max_page_pixels: u64,
+    pub max_application_pixels: u64,
+    pub prereview_file_secs: u64,
+    pub prereview_case_secs: u64,
+    pub renderer_memory_mib: u64,
     pub max_materials_per_application: usize,
     pub page_size_max: i64,
 }
@@ -127,6 +132,19 @@ pub struct DatabaseUrl(pub String);
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({})", nightpermit_store::redact(&self.0))
+    }
+}
+
+impl LimitSettings {
+    /// The pre-review's share of the limits.
+    pub fn prereview(&self) -> nightpermit_prereview::PrereviewLimits {
+        nightpermit_prereview::PrereviewLimits {
+            max_page_pixels: self.max_page_pixels,
+            max_application_pixels: self.max_application_pixels,
+            file_budget: std::time::Duration::from_secs(self.prereview_file_secs.max(1)),
+            case_budget: std::time::Duration::from_secs(self.prereview_case_secs.max(1)),
+            renderer_memory_bytes: self.renderer_memory_mib.saturating_mul(1024 * 1024),
+        }
     }
 }
 

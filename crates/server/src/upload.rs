@@ -120,6 +120,11 @@ mod tests {
             max_verify_bytes: 1024,
             max_image_pixels: 10_000,
             max_image_side: 1000,
+            max_page_pixels: 1_000_000,
+            max_application_pixels: 10_000_000,
+            prereview_file_secs: 5,
+            prereview_case_secs: 10,
+            renderer_memory_mib: 512,
             max_materials_per_application: 40,
             page_size_max: 100,
         }
