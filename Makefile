@@ -11,7 +11,7 @@ PG_ADMIN ?= postgres://postgres@127.0.0.1:5432/postgres
 DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test deps pg lint fmt build bench-api bench-prereview bench-rules bench-seal clean-test-dbs
+.PHONY: run test deps pg lint fmt build bench-api bench-prereview bench-corpus bench-rules bench-seal clean-test-dbs
 
 ## Install what is missing, build, create the demo accounts and serve on SQLite.
 run: deps
@@ -28,6 +28,7 @@ test: deps pg
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/install-models.sh
 
 ## Start the local PostgreSQL cluster if it is down (the tests need it).
 pg:
@@ -57,6 +58,12 @@ bench-api: deps pg
 ## Pre-review corpus: accuracy, false passes/flags, per-field accuracy, latency, ratio to the CLI.
 bench-prereview: deps
 	cargo run --release -p nightpermit-prereview --example bench -- 16 6
+
+## Pre-review on the realistic dev corpus (../shared/corpus): a release server on a fresh data
+## dir, scored through the API by the corpus's own score.py (see docs/benchmarks.md).
+bench-corpus: deps
+	cargo build --release --bin nightpermit
+	bash scripts/bench-corpus.sh $(BIN_RELEASE)
 
 ## Rules: evaluations per second of the default rule set on one core.
 bench-rules:

@@ -130,7 +130,7 @@ async fn a_sign_in_burst_is_limited_and_memory_stays_bounded() {
         );
         limited += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
     }
-    assert!(limited > 100, "only {limited} of 128 were rate limited");
+    assert!(limited > 64, "only {limited} of 128 were rate limited");
     let grown = hostile::resident_bytes().saturating_sub(before);
     // Unbounded, this burst took 3 GB; argon2 runs on a fixed pool of ~19 MiB workers.
     assert!(grown < 300 * 1024 * 1024, "resident memory grew by {} MiB", grown / 1024 / 1024);

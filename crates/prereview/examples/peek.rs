@@ -23,7 +23,10 @@ fn main() {
     if let Some(out) = args.get(3) {
         std::fs::write(out, &bytes).expect("write");
     }
-    let mut engine = ocr::OcrEngine::new("chi_sim").expect("tesseract");
+    let mut engine = nightpermit_prereview::Readers {
+        tesseract: Some(ocr::OcrEngine::new("chi_sim").expect("tesseract")),
+        ppocr: nightpermit_prereview::ppocr::PpOcr::load(&nightpermit_prereview::ppocr::PpOcr::default_dir()).ok(),
+    };
     let t = std::time::Instant::now();
     let reading = read_material(&mut engine, &MaterialFile { id: "m".into(), kind, content_type: ct, bytes });
     println!(

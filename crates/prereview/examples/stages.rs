@@ -10,7 +10,10 @@ fn main() {
     let dpi: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let (_, bytes) =
         synth::file(&synth::document(MaterialKind::ResidentNotice, &case), Variant::Clean, Format::Png, dpi, &font, 1);
-    let mut engine = ocr::OcrEngine::new("chi_sim").expect("tesseract");
+    let mut engine = nightpermit_prereview::Readers {
+        tesseract: Some(ocr::OcrEngine::new("chi_sim").expect("tesseract")),
+        ppocr: nightpermit_prereview::ppocr::PpOcr::load(&nightpermit_prereview::ppocr::PpOcr::default_dir()).ok(),
+    };
     let lap = |name: &str, t: &mut Instant| {
         println!("{name:<16} {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
         *t = Instant::now();
@@ -32,8 +35,13 @@ fn main() {
     lap("is_sideways", &mut t);
     let skew = pages::skew_angle(&gray);
     lap("skew_angle", &mut t);
-    let lines = engine.read(&gray, 200, 1).expect("ocr");
-    lap("ocr", &mut t);
+    let lines = engine.tesseract.as_mut().expect("tesseract").read(&gray, 200, 1).expect("ocr");
+    lap("tesseract", &mut t);
+    if let Some(pp) = &engine.ppocr {
+        let rgb = image::DynamicImage::ImageLuma8(gray.clone()).to_rgb8();
+        let _ = pp.read(&rgb, 1);
+        lap("ppocr", &mut t);
+    }
     let low = lines.iter().filter(|l| l.chars.iter().any(|c| c.conf < text::SURE)).count();
     let file =
         MaterialFile { id: "m".into(), kind: MaterialKind::ResidentNotice, content_type: "image/png".into(), bytes };

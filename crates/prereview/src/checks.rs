@@ -30,6 +30,9 @@ pub struct MaterialReading {
     pub seals: Vec<Region>,
     /// Set when the file could not be read or a page is illegible; no further checks then.
     pub problem: Option<Finding>,
+    /// Some page was scanned in colour. A greyscale scan cannot show a red seal, so a missing
+    /// seal there is a doubt, not an error.
+    pub colour: bool,
 }
 
 /// Keywords that identify each kind of document, strongest first.
@@ -92,21 +95,60 @@ impl Ctx<'_> {
     }
 
     fn not_found(&mut self, what: &str) {
-        self.push(Finding::new(
-            FIELD_UNCERTAIN,
-            Severity::Warning,
-            format!("未能在{}上识别出{what}，请人工核对", self.m.kind.label()),
-        ));
+        let looked = crate::fields::text_area(&self.m.pages);
+        self.not_found_at(what, looked);
+    }
+
+    /// A field not found is a doubt for a human, never an error: nothing contradicting was read.
+    fn not_found_at(&mut self, what: &str, looked: Option<Region>) {
+        self.push(
+            Finding::new(
+                FIELD_UNCERTAIN,
+                Severity::Warning,
+                format!("未能在{}上识别出{what}，请人工核对（框出的是查找的位置）", self.m.kind.label()),
+            )
+            .at(looked),
+        );
+    }
+
+    /// Reports a field read by [`crate::fields::read_field`].
+    fn field(&mut self, code: &str, what: &str, expected: &str, reading: crate::fields::FieldReading) {
+        use crate::fields::FieldReading;
+        match reading {
+            FieldReading::Same { .. } => {}
+            FieldReading::Different { found, region } => {
+                self.compared(code, what, expected, Comparison::Different { found }, region)
+            }
+            FieldReading::Uncertain { found, region } => {
+                self.compared(code, what, expected, Comparison::Uncertain { found }, region)
+            }
+            FieldReading::NotFound { looked } => self.not_found_at(what, looked),
+        }
     }
 }
 
+fn as_read(v: Vec<OcrChar>) -> Vec<OcrChar> {
+    v
+}
+
+/// A permit number keeps its own characters; OCR reads O for 0 and l for 1 in numbers.
+fn permit_number_chars(v: Vec<OcrChar>) -> Vec<OcrChar> {
+    v.into_iter()
+        .filter(|c| c.ch.is_ascii_alphanumeric() || c.ch == '-')
+        .map(|c| OcrChar {
+            ch: match c.ch {
+                'O' | 'o' => '0',
+                'l' | 'I' => '1',
+                x => x,
+            },
+            conf: c.conf,
+        })
+        .collect()
+}
+
 fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
-    match labeled_value(&cx.m.pages, &["名称", "企业名称", "单位名称"]) {
-        Some((value, region)) => {
-            cx.compared(FIRM_NAME_MISMATCH, "单位名称", &form.firm_name, compare(&form.firm_name, &value), region)
-        }
-        None => cx.not_found("单位名称"),
-    }
+    let name = crate::fields::read_field(&cx.m.pages, &["名称", "企业名称", "单位名称"], &form.firm_name, &as_read);
+    cx.field(FIRM_NAME_MISMATCH, "单位名称", &form.firm_name, name);
     match read_credit_code(&cx.m.pages, Some(&form.credit_code)) {
         Some(CodeReading::Valid { code, doubtful, region }) if code.as_str() != form.credit_code => {
             // A code that passes its check character yet differs is another firm's code; a
@@ -144,7 +186,7 @@ fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
         }
         None => cx.not_found("统一社会信用代码"),
     }
-    if let Some((range, region)) = date_range_in(&cx.m.pages, &["营业期限", "有效期"]) {
+    if let Some((range, region)) = latest_range(&cx.m.pages, &["营业期限", "有效期"], form) {
         if range.end.is_some_and(|end| end < form.end_date) {
             cx.push(
                 Finding::new(DOCUMENT_EXPIRED, Severity::Error, "营业执照营业期限在申请的夜间施工结束前到期")
@@ -158,34 +200,26 @@ fn check_firm_and_code(cx: &mut Ctx, form: &CaseForm) {
     }
 }
 
+/// The labelled validity range that runs longest (a document may print several dates).
+fn latest_range(pages: &[PageText], labels: &[&str], form: &CaseForm) -> Option<(DateRange, Option<Region>)> {
+    use chrono::Datelike;
+    let ranges = date_ranges_in(pages, labels, Some(form.start_date.year()));
+    let labelled: Vec<_> = ranges.iter().filter(|r| r.2).collect();
+    let pool = if labelled.is_empty() { ranges.iter().collect() } else { labelled };
+    pool.into_iter().max_by_key(|r| r.0.end.unwrap_or(NaiveDate::MAX)).map(|r| (r.0, r.1))
+}
+
 fn check_permit(cx: &mut Ctx, form: &CaseForm) {
-    match labeled_value(&cx.m.pages, &["施工许可证编号", "许可证编号", "编号"]) {
-        Some((value, region)) => {
-            // Keep the number's own characters; OCR reads O for 0 and l for 1 in numbers.
-            let digits: Vec<OcrChar> = value
-                .iter()
-                .filter(|c| c.ch.is_ascii_alphanumeric() || c.ch == '-')
-                .map(|c| OcrChar {
-                    ch: match c.ch {
-                        'O' | 'o' => '0',
-                        'l' | 'I' => '1',
-                        x => x,
-                    },
-                    conf: c.conf,
-                })
-                .collect();
-            let c = compare(&form.construction_permit_no, &digits);
-            cx.compared(PERMIT_NO_MISMATCH, "施工许可证编号", &form.construction_permit_no, c, region);
-        }
-        None => cx.not_found("施工许可证编号"),
-    }
-    match labeled_value(&cx.m.pages, &["建设单位"]) {
-        Some((value, region)) => {
-            cx.compared(PROJECT_MISMATCH, "建设单位", &form.builder, compare(&form.builder, &value), region)
-        }
-        None => cx.not_found("建设单位"),
-    }
-    if let Some((range, region)) = date_range_in(&cx.m.pages, &["有效期"]) {
+    let number = crate::fields::read_field(
+        &cx.m.pages,
+        &["施工许可证编号", "许可证编号", "编号"],
+        &form.construction_permit_no,
+        &permit_number_chars,
+    );
+    cx.field(PERMIT_NO_MISMATCH, "施工许可证编号", &form.construction_permit_no, number);
+    let builder = crate::fields::read_field(&cx.m.pages, &["建设单位"], &form.builder, &as_read);
+    cx.field(PROJECT_MISMATCH, "建设单位", &form.builder, builder);
+    if let Some((range, region)) = latest_range(&cx.m.pages, &["有效期"], form) {
         if range.end.is_some_and(|end| end < form.end_date) {
             cx.push(
                 Finding::new(DOCUMENT_EXPIRED, Severity::Error, "施工许可证有效期在申请的夜间施工结束前到期")
@@ -200,62 +234,50 @@ fn check_permit(cx: &mut Ctx, form: &CaseForm) {
 }
 
 fn check_project(cx: &mut Ctx, form: &CaseForm) {
-    let labelled = labeled_value(&cx.m.pages, &["工程名称", "项目名称"]);
-    let result = match labelled {
-        Some((value, region)) => Some((compare(&form.project_name, &value), region)),
-        None => find_text(&form.project_name, &cx.m.pages),
-    };
-    match result {
-        Some((c, region)) => cx.compared(PROJECT_MISMATCH, "项目名称", &form.project_name, c, region),
-        None if cx.m.kind == MaterialKind::SitePlan => cx.not_found("项目名称"),
-        None => cx.push(
-            Finding::new(PROJECT_MISMATCH, Severity::Error, format!("{}中未写明申请的项目名称", cx.m.kind.label()))
-                .expected_found(&form.project_name, ""),
-        ),
-    }
+    let project = crate::fields::read_field(&cx.m.pages, &["工程名称", "项目名称"], &form.project_name, &as_read);
+    cx.field(PROJECT_MISMATCH, "项目名称", &form.project_name, project);
 }
 
 fn check_period(cx: &mut Ctx, form: &CaseForm, hours_too: bool) {
-    match date_range_in(&cx.m.pages, &["日期", "时间", "期间", "自"]) {
-        Some((range, region)) => {
-            let covers = range.start <= form.start_date && range.end.is_none_or(|end| end >= form.end_date);
-            if !covers {
-                cx.push(
-                    Finding::new(
-                        PERIOD_NOT_COVERED,
-                        Severity::Error,
-                        format!("{}载明的日期未覆盖申请的全部夜晚", cx.m.kind.label()),
-                    )
-                    .expected_found(
-                        format!("{}至{}", form.start_date, form.end_date),
-                        format!(
-                            "{}至{}",
-                            range.start,
-                            range.end.map(|d| d.to_string()).unwrap_or_else(|| "长期".into())
-                        ),
-                    )
-                    .at(region),
-                );
-            }
-        }
-        None => cx.not_found("起止日期"),
+    use chrono::Datelike;
+    let ranges = date_ranges_in(&cx.m.pages, &["日期", "时间", "期间", "自"], Some(form.start_date.year()));
+    let covers = |r: &DateRange| r.start <= form.start_date && r.end.is_none_or(|end| end >= form.end_date);
+    if ranges.is_empty() {
+        cx.not_found("起止日期");
+    } else if !ranges.iter().any(|(r, _, _)| covers(r)) {
+        // The document states dates and none of them covers the nights: it says something else.
+        let (range, region, _) = ranges.iter().find(|r| r.2).unwrap_or(&ranges[0]);
+        cx.push(
+            Finding::new(
+                PERIOD_NOT_COVERED,
+                Severity::Error,
+                format!("{}载明的日期未覆盖申请的全部夜晚", cx.m.kind.label()),
+            )
+            .expected_found(
+                format!("{}至{}", form.start_date, form.end_date),
+                format!("{}至{}", range.start, range.end.map(|d| d.to_string()).unwrap_or_else(|| "长期".into())),
+            )
+            .at(*region),
+        );
     }
     if hours_too {
-        match nightly_hours_in(&cx.m.pages) {
-            Some((start, end, region)) => {
-                let covers = minutes_after_night_start(start) <= minutes_after_night_start(form.nightly_start)
-                    && minutes_after_night_start(end) >= minutes_after_night_start(form.nightly_end);
-                if !covers {
-                    cx.push(
-                        Finding::new(PERIOD_NOT_COVERED, Severity::Error, "居民告知载明的每晚作业时段未覆盖申请的时段")
-                            .expected_found(
-                                format!("{}至{}", form.nightly_start.format("%H:%M"), form.nightly_end.format("%H:%M")),
-                                format!("{}至{}", start.format("%H:%M"), end.format("%H:%M")),
-                            )
-                            .at(region),
-                    );
-                }
+        let hours = nightly_hours_all(&cx.m.pages);
+        let covers = |(start, end): (NaiveTime, NaiveTime)| {
+            minutes_after_night_start(start) <= minutes_after_night_start(form.nightly_start)
+                && minutes_after_night_start(end) >= minutes_after_night_start(form.nightly_end)
+        };
+        match hours.iter().find(|(s, e, _)| covers((*s, *e))).or(hours.first()) {
+            Some((start, end, region)) if !covers((*start, *end)) => {
+                cx.push(
+                    Finding::new(PERIOD_NOT_COVERED, Severity::Error, "居民告知载明的每晚作业时段未覆盖申请的时段")
+                        .expected_found(
+                            format!("{}至{}", form.nightly_start.format("%H:%M"), form.nightly_end.format("%H:%M")),
+                            format!("{}至{}", start.format("%H:%M"), end.format("%H:%M")),
+                        )
+                        .at(*region),
+                );
             }
+            Some(_) => {}
             None => cx.not_found("每晚作业时段"),
         }
     }
@@ -301,7 +323,15 @@ fn check_material(m: &MaterialReading, form: &CaseForm) -> Vec<Finding> {
         check_project(&mut cx, form);
     }
     if needs_seal(m.kind) && m.seals.is_empty() {
-        cx.push(Finding::new(SEAL_MISSING, Severity::Error, format!("{}未见红色印章", m.kind.label())));
+        if m.colour {
+            cx.push(Finding::new(SEAL_MISSING, Severity::Error, format!("{}未见红色印章", m.kind.label())));
+        } else {
+            cx.push(Finding::new(
+                FIELD_UNCERTAIN,
+                Severity::Warning,
+                format!("{}为黑白（灰度）扫描件，无法确认红色印章，请人工核对", m.kind.label()),
+            ));
+        }
     }
     cx.out
 }
@@ -355,11 +385,65 @@ pub fn check_case(form: &CaseForm, materials: &[MaterialReading]) -> Vec<Finding
             out.push(f);
         }
     }
-    for m in materials {
-        out.extend(check_material(m, form));
+    let (combined, origin) = combine_same_kind(materials);
+    for m in &combined {
+        let mut found = check_material(m, form);
+        // Back from the combined page numbers to each file's own.
+        for f in &mut found {
+            if let Some(region) = f.region.as_mut() {
+                if let Some((id, page)) = origin.get(&(m.material_id.clone(), region.page)) {
+                    f.material_id = Some(id.clone());
+                    region.page = *page;
+                }
+            }
+        }
+        out.extend(found);
     }
     weigh_project_names(&mut out, materials, form);
     out
+}
+
+/// For each page of a combined reading (its material id, page): the file and page it came from.
+type PageOrigins = std::collections::HashMap<(String, u32), (String, u32)>;
+
+/// Files of one kind are one document (a three-page plan uploaded as three images, the seal on
+/// the last): their pages are checked together, numbered in upload order. Files that could not
+/// be read stay on their own, with their problem. Returns the readings to check and, for each
+/// combined page, the file and page it came from.
+fn combine_same_kind(
+    materials: &[MaterialReading],
+) -> (Vec<MaterialReading>, PageOrigins) {
+    let mut out: Vec<MaterialReading> = Vec::new();
+    let mut origin = std::collections::HashMap::new();
+    for m in materials {
+        let target =
+            if m.problem.is_none() { out.iter_mut().find(|o| o.kind == m.kind && o.problem.is_none()) } else { None };
+        let Some(target) = target else {
+            let mut own = m.clone();
+            if own.problem.is_none() {
+                for p in &own.pages {
+                    origin.insert((own.material_id.clone(), p.page), (own.material_id.clone(), p.page));
+                }
+            }
+            own.colour = m.colour;
+            out.push(own);
+            continue;
+        };
+        let offset = target.pages.iter().map(|p| p.page).max().unwrap_or(0);
+        for p in &m.pages {
+            let page = offset + p.page;
+            origin.insert((target.material_id.clone(), page), (m.material_id.clone(), p.page));
+            let lines = p
+                .lines
+                .iter()
+                .map(|l| OcrLine { chars: l.chars.clone(), region: l.region.map(|r| Region { page, ..r }) })
+                .collect();
+            target.pages.push(PageText { page, lines });
+        }
+        target.seals.extend(m.seals.iter().map(|r| Region { page: offset + r.page, ..*r }));
+        target.colour |= m.colour;
+    }
+    (out, origin)
 }
 
 #[cfg(test)]
@@ -389,6 +473,7 @@ mod tests {
             pages: vec![PageText { page: 1, lines: lines.iter().map(|l| OcrLine::certain(l, None)).collect() }],
             seals: if sealed { vec![Region { page: 1, x: 1, y: 1, w: 10, h: 10 }] } else { vec![] },
             problem: None,
+            colour: true,
         }
     }
 
@@ -599,5 +684,47 @@ mod tests {
         let findings = check_case(&f, &set);
         assert_eq!(codes(&findings), vec![(FIRM_NAME_MISMATCH, Severity::Warning)]);
         assert_eq!(Verdict::of(&findings), Verdict::Pass);
+    }
+
+    #[test]
+    fn not_found_is_a_warning_and_a_confident_other_value_an_error() {
+        let f = form();
+        let mut set = clean_set(&f);
+        // The plan names no project at all: a doubt for a human, not "wrong".
+        set[3] = reading(MaterialKind::NoisePlan, &["夜间施工噪声污染防治措施", "降噪 隔声"], true);
+        let findings = check_case(&f, &set);
+        assert_eq!(codes(&findings), vec![(FIELD_UNCERTAIN, Severity::Warning)]);
+        assert_eq!(Verdict::of(&findings), Verdict::Pass);
+        // It names another project, read with confidence: that contradicts the form.
+        set[3] = reading(
+            MaterialKind::NoisePlan,
+            &["夜间施工噪声污染防治措施", "降噪 隔声", "工程名称：徐汇区某住宅项目"],
+            true,
+        );
+        assert_eq!(codes(&check_case(&f, &set)), vec![(PROJECT_MISMATCH, Severity::Error)]);
+    }
+
+    #[test]
+    fn a_greyscale_scan_without_a_seal_is_a_doubt_a_colour_one_an_error() {
+        let f = form();
+        let mut set = clean_set(&f);
+        set[3].seals.clear();
+        assert_eq!(codes(&check_case(&f, &set)), vec![(SEAL_MISSING, Severity::Error)]);
+        set[3].colour = false;
+        assert_eq!(codes(&check_case(&f, &set)), vec![(FIELD_UNCERTAIN, Severity::Warning)]);
+    }
+
+    #[test]
+    fn files_of_one_kind_are_one_document() {
+        let f = form();
+        let mut set = clean_set(&f);
+        // The plan's last page, as its own file, carries the seal; the first page the text.
+        let mut first = set[3].clone();
+        first.seals.clear();
+        let mut last = reading(MaterialKind::NoisePlan, &["（盖章）"], true);
+        last.material_id = "m-noise-2".into();
+        set[3] = first;
+        set.push(last);
+        assert_eq!(codes(&check_case(&f, &set)), vec![]);
     }
 }

@@ -1,12 +1,32 @@
 //! The automated pre-review (智能预审): every uploaded material is decoded, normalised, checked
-//! for legibility and seals, read by Tesseract, classified, and its fields cross-checked against
-//! the form. The result is a report of findings with stable codes.
+//! for legibility and seals, read (PP-OCRv4 through ONNX Runtime, Tesseract where PP-OCR cannot
+//! read a page or is not installed), classified, and its fields cross-checked against the form.
+//! The result is a report of findings with stable codes.
+//!
+//! # The contract: "not read" is not "wrong"
+//! An `error` finding sends the case back to the applicant, so it is given only when the
+//! material *confidently shows* something that contradicts the form — another name, another
+//! number, dates that do not cover the nights, a wrong kind of document — or *confidently lacks*
+//! something required: no red seal on a colour scan, a missing file, a file no decoder can read
+//! (`UNREADABLE_FILE`), a page no reader can read (`ILLEGIBLE`), one too large to read
+//! (`IMAGE_TOO_LARGE`).
+//!
+//! Everything else is a `warning`, and the case goes on to a human with the doubt shown: a field
+//! not found, or read only with low confidence, is `FIELD_UNCERTAIN` naming the field and the
+//! region where it was looked for ([`fields::FieldReading`]); a difference only on doubtful
+//! characters is the mismatch code as a warning; a greyscale scan, which cannot show a red seal,
+//! is `FIELD_UNCERTAIN` rather than `SEAL_MISSING`; a file not read within its time budget is
+//! `READ_TIME_EXCEEDED`. Blur and contrast measures only raise a suspicion: a page is `ILLEGIBLE`
+//! when no reader reads it with confidence. Files of one kind are one document: a seal or a field
+//! on any of its pages counts.
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod fields;
 pub mod findings;
 pub mod ocr;
 pub mod pages;
+pub mod ppocr;
 pub mod synth;
 pub mod text;
 
@@ -37,7 +57,23 @@ pub struct PrereviewReport {
     pub readings: Vec<MaterialReading>,
 }
 
-type Task = Box<dyn FnOnce(&mut Option<OcrEngine>) + Send>;
+/// The readers of one OCR thread: Tesseract, and PP-OCR when the models are installed.
+#[derive(Default)]
+pub struct Readers {
+    pub tesseract: Option<OcrEngine>,
+    pub ppocr: Option<ppocr::PpOcr>,
+}
+
+/// Which reader reads a page first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderChoice {
+    /// PP-OCR reads every page; Tesseract reads a page PP-OCR fails on or finds (almost)
+    /// nothing on, and is the only reader when PP-OCR is not set up.
+    PpOcrFirst(std::path::PathBuf),
+    TesseractOnly,
+}
+
+type Task = Box<dyn FnOnce(&mut Readers) + Send>;
 
 /// What one application's pre-review may cost, whatever was uploaded (from `[limits]`).
 #[derive(Debug, Clone)]
@@ -76,11 +112,18 @@ pub struct Prereviewer {
     /// Doubtful lines re-read per page (0 turns the second look off).
     pub second_looks: usize,
     pub limits: PrereviewLimits,
+    pub reader: ReaderChoice,
 }
 
 impl Prereviewer {
     pub fn new(threads: usize) -> Self {
         Self::with_language(threads, "chi_sim")
+    }
+
+    /// Checks that the PP-OCR models and runtime in `dir` load, for a clear message at start-up
+    /// rather than a failure on the first case.
+    pub fn check_models(dir: &std::path::Path) -> Result<(), ppocr::PpOcrError> {
+        ppocr::PpOcr::load(dir).map(|_| ())
     }
 
     pub fn with_language(threads: usize, language: &str) -> Self {
@@ -92,14 +135,14 @@ impl Prereviewer {
                 std::thread::Builder::new()
                     .name(format!("ocr-{i}"))
                     .spawn(move || {
-                        let mut engine: Option<OcrEngine> = None;
+                        let mut readers = Readers::default();
                         loop {
                             let task = match rx.lock() {
                                 Ok(guard) => guard.recv(),
                                 Err(_) => return,
                             };
                             match task {
-                                Ok(task) => task(&mut engine),
+                                Ok(task) => task(&mut readers),
                                 Err(_) => return,
                             }
                         }
@@ -113,6 +156,7 @@ impl Prereviewer {
             language: language.to_string(),
             second_looks: DEFAULT_SECOND_LOOKS,
             limits: PrereviewLimits::default(),
+            reader: ReaderChoice::PpOcrFirst(ppocr::PpOcr::default_dir()),
         }
     }
 
@@ -136,12 +180,21 @@ impl Prereviewer {
                 let second_looks = self.second_looks;
                 let limits = self.limits.clone();
                 let pixels_left = pixels_left.clone();
-                let task: Task = Box::new(move |engine: &mut Option<OcrEngine>| {
+                let reader = self.reader.clone();
+                let task: Task = Box::new(move |readers: &mut Readers| {
                     let result = (|| {
-                        if engine.is_none() {
-                            *engine = Some(OcrEngine::new(&language)?);
+                        if readers.tesseract.is_none() {
+                            readers.tesseract = Some(OcrEngine::new(&language)?);
                         }
-                        let engine = engine.as_mut().ok_or_else(|| OcrError::Init("no engine".into()))?;
+                        if let (ReaderChoice::PpOcrFirst(dir), None) = (&reader, &readers.ppocr) {
+                            match ppocr::PpOcr::load(dir) {
+                                Ok(p) => readers.ppocr = Some(p),
+                                // Checked at start-up; if it fails later, Tesseract reads alone.
+                                Err(e) => {
+                                    tracing::error!(error = %e, "PP-OCR unavailable; reading with Tesseract only")
+                                }
+                            }
+                        }
                         // The file's clock starts when a reader takes it, not when it was queued.
                         let available = pixels_left.load(std::sync::atomic::Ordering::Relaxed);
                         let mut budget = pages::FileBudget {
@@ -150,7 +203,7 @@ impl Prereviewer {
                             deadline: (std::time::Instant::now() + limits.file_budget).min(case_deadline),
                             renderer_memory_bytes: limits.renderer_memory_bytes,
                         };
-                        let reading = read_material_within(engine, &file, second_looks, &mut budget);
+                        let reading = read_material_within(readers, &file, second_looks, &mut budget);
                         let used = available.saturating_sub(budget.pixels_left);
                         let _ = pixels_left.fetch_update(
                             std::sync::atomic::Ordering::Relaxed,
@@ -197,27 +250,37 @@ fn mean_conf(lines: &[OcrLine]) -> f32 {
 
 /// Reads one material: every page decoded, checked and OCR'd. Problems that stop the reading
 /// (unreadable file, illegible page) are returned inside the reading as its `problem`.
-pub fn read_material(engine: &mut OcrEngine, file: &MaterialFile) -> MaterialReading {
-    read_material_with(engine, file, DEFAULT_SECOND_LOOKS)
+pub fn read_material(readers: &mut Readers, file: &MaterialFile) -> MaterialReading {
+    read_material_with(readers, file, DEFAULT_SECOND_LOOKS)
 }
 
 /// As [`read_material`], with at most `second_looks` doubtful lines re-read per page.
-pub fn read_material_with(engine: &mut OcrEngine, file: &MaterialFile, second_looks: usize) -> MaterialReading {
-    read_material_within(engine, file, second_looks, &mut pages::FileBudget::standalone())
+pub fn read_material_with(readers: &mut Readers, file: &MaterialFile, second_looks: usize) -> MaterialReading {
+    read_material_within(readers, file, second_looks, &mut pages::FileBudget::standalone())
 }
+
+/// Characters PP-OCR must find on a page before Tesseract is not asked: fewer means it missed
+/// the text (or the page holds almost none, and a second reading costs little).
+const PPOCR_MIN_CHARS: usize = 8;
 
 /// Reads one material within `budget`: a file that cannot be decoded is `UNREADABLE_FILE`, one
 /// too large even scaled down `IMAGE_TOO_LARGE`, one whose time ran out `READ_TIME_EXCEEDED`
 /// (a warning: what was read counts, a human looks at the rest), one with only blank pages
 /// `ILLEGIBLE`.
 pub fn read_material_within(
-    engine: &mut OcrEngine,
+    readers: &mut Readers,
     file: &MaterialFile,
     second_looks: usize,
     budget: &mut pages::FileBudget,
 ) -> MaterialReading {
-    let mut reading =
-        MaterialReading { material_id: file.id.clone(), kind: file.kind, pages: vec![], seals: vec![], problem: None };
+    let mut reading = MaterialReading {
+        material_id: file.id.clone(),
+        kind: file.kind,
+        pages: vec![],
+        seals: vec![],
+        problem: None,
+        colour: false,
+    };
     let label = file.kind.label();
     let decoded = match pages::decode(&file.bytes, &file.content_type, budget) {
         Ok(p) => p,
@@ -249,6 +312,7 @@ pub fn read_material_within(
             return reading;
         }
         reading.seals.extend(pages::find_seals(&page.image, number));
+        reading.colour |= page.colour;
         if let Some(layer) = page.text_layer {
             let lines =
                 layer.lines().filter(|l| !l.trim().is_empty()).map(|l| OcrLine::certain(l.trim(), None)).collect();
@@ -273,18 +337,14 @@ pub fn read_material_within(
             reading.pages.push(PageText { page: number, lines: vec![] });
             continue;
         }
-        if let Some(reason) = pages::legibility_problem(&gray) {
+        // Measures of blur and contrast only raise a suspicion: a phone photo can look soft and
+        // still read well. The page is ILLEGIBLE only if no reader can read it either.
+        let suspicion = pages::legibility_problem(&gray);
+        let illegible = |reason: &str, gray: &image::GrayImage| {
             let (w, h) = gray.dimensions();
-            reading.problem = Some(
-                Finding::new(
-                    findings::ILLEGIBLE,
-                    Severity::Error,
-                    format!("“{}”第{number}页无法辨认：{reason}", file.kind.label()),
-                )
-                .at(Some(Region { page: number, x: 0, y: 0, w, h })),
-            );
-            return reading;
-        }
+            Finding::new(findings::ILLEGIBLE, Severity::Error, format!("“{label}”第{number}页无法辨认：{reason}"))
+                .at(Some(Region { page: number, x: 0, y: 0, w, h }))
+        };
         gray = pages::flatten_background(&gray);
         if pages::is_sideways(&gray) {
             gray = image::imageops::rotate90(&gray);
@@ -297,6 +357,28 @@ pub fn read_material_within(
             // Debugging aid: the exact image OCR reads.
             let _ = gray.save(std::path::Path::new(&dir).join(format!("{}-p{number}.png", file.id)));
         }
+        if let Some(pp) = &readers.ppocr {
+            let page_rgb = image::DynamicImage::ImageLuma8(gray.clone()).to_rgb8();
+            match pp.read(&page_rgb, number) {
+                Ok(lines)
+                    if lines.iter().map(|l| l.chars.len()).sum::<usize>() >= PPOCR_MIN_CHARS
+                        && (suspicion.is_none() || reads_well(&lines)) =>
+                {
+                    reading.pages.push(PageText { page: number, lines });
+                    continue;
+                }
+                Ok(_) => tracing::debug!(page = number, "PP-OCR found almost nothing; Tesseract reads the page"),
+                Err(e) => tracing::warn!(page = number, error = %e, "PP-OCR failed on a page; Tesseract reads it"),
+            }
+        }
+        let Some(engine) = readers.tesseract.as_mut() else {
+            reading.problem = Some(Finding::new(
+                findings::UNREADABLE_FILE,
+                Severity::Error,
+                format!("“{label}”第{number}页无法识别"),
+            ));
+            return reading;
+        };
         let lines = match engine.read(&gray, pages::OCR_DPI, number) {
             Ok(l) => l,
             Err(e) => {
@@ -319,6 +401,12 @@ pub fn read_material_within(
             lines
         };
         let lines = second_look(engine, &gray, lines, number, second_looks);
+        if let Some(reason) = &suspicion {
+            if !reads_well(&lines) {
+                reading.problem = Some(illegible(reason, &gray));
+                return reading;
+            }
+        }
         reading.pages.push(PageText { page: number, lines });
     }
     if page_count > 0 && blank_pages == page_count && reading.seals.is_empty() {
@@ -329,6 +417,13 @@ pub fn read_material_within(
         ));
     }
     reading
+}
+
+/// Whether a reading of a page that looked blurred or faint is nonetheless a reading: enough
+/// text, read with confidence.
+fn reads_well(lines: &[OcrLine]) -> bool {
+    let chars: Vec<text::OcrChar> = lines.iter().flat_map(|l| l.chars.iter().copied()).collect();
+    chars.len() >= 40 && mean_conf_chars(&chars) >= 85.0
 }
 
 /// Lines worth a second look per page by default; bounds the extra time on a degraded page.
@@ -388,7 +483,10 @@ mod tests {
 
     #[test]
     fn a_tiny_scan_is_illegible_and_a_broken_file_unreadable() {
-        let mut engine = OcrEngine::new("chi_sim").expect("tesseract-ocr-chi-sim (make deps)");
+        let mut engine = Readers {
+            tesseract: Some(OcrEngine::new("chi_sim").expect("tesseract-ocr-chi-sim (make deps)")),
+            ppocr: None,
+        };
         let tiny = MaterialFile {
             id: "m1".into(),
             kind: MaterialKind::BusinessLicense,

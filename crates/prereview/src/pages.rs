@@ -77,6 +77,9 @@ impl FileBudget {
 pub struct DecodedPage {
     pub image: RgbImage,
     pub text_layer: Option<String>,
+    /// Captured in colour. False only for a greyscale image file, which cannot show a red seal;
+    /// a page rendered from a PDF is in colour whatever its ink.
+    pub colour: bool,
 }
 
 fn limits() -> image::Limits {
@@ -90,19 +93,45 @@ fn limits() -> image::Limits {
 /// Decodes an image file, turning it upright by its EXIF orientation. Its size is read from the
 /// header and charged to `budget` before any pixel is decoded.
 pub fn decode_image_within(bytes: &[u8], budget: &mut FileBudget) -> Result<RgbImage, ReadError> {
+    decode_image_colour(bytes, budget).map(|(img, _)| img)
+}
+
+/// As [`decode_image_within`], also saying whether the file holds colour.
+pub fn decode_image_colour(bytes: &[u8], budget: &mut FileBudget) -> Result<(RgbImage, bool), ReadError> {
     let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ReadError::Unreadable(e.to_string()))?;
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| ReadError::Unreadable(e.to_string()))?;
     let (w, h) = decoder.dimensions();
-    budget.take_pixels(w, h)?;
+    // A photo or an A3 scan at 300 dpi is larger than the page budget but perfectly readable:
+    // it is decoded (up to a few times the budget) and scaled down; only beyond that refused.
+    let px = u64::from(w) * u64::from(h);
+    if px > budget.max_page_pixels.saturating_mul(DECODE_FACTOR) {
+        return Err(ReadError::TooLarge(format!(
+            "{w}×{h} 像素，超过 {} 像素的上限",
+            budget.max_page_pixels.saturating_mul(DECODE_FACTOR)
+        )));
+    }
+    let scale = if px > budget.max_page_pixels { (budget.max_page_pixels as f64 / px as f64).sqrt() } else { 1.0 };
+    let (tw, th) = (((f64::from(w) * scale) as u32).max(1), ((f64::from(h) * scale) as u32).max(1));
+    budget.take_pixels(tw, th)?;
     let orientation = decoder.orientation().ok();
+    let colour = decoder.color_type().has_color();
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ReadError::Unreadable(e.to_string()))?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    Ok(img.to_rgb8())
+    if scale < 1.0 {
+        let (ow, oh) = (img.width(), img.height());
+        let (tw, th) = (((f64::from(ow) * scale) as u32).max(1), ((f64::from(oh) * scale) as u32).max(1));
+        img = img.resize_exact(tw, th, image::imageops::FilterType::Triangle);
+    }
+    Ok((img.to_rgb8(), colour))
 }
+
+/// How many times the page budget an uploaded image may have before it is refused rather than
+/// scaled down (decoding needs its full size in memory once).
+const DECODE_FACTOR: u64 = 4;
 
 /// As [`decode_image_within`] with the stand-alone budget.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ReadError> {
@@ -260,7 +289,7 @@ pub fn decode_pdf(bytes: &[u8], budget: &mut FileBudget) -> Result<Vec<DecodedPa
             )?;
             let png = std::fs::read(prefix.with_extension("png")).map_err(|e| ReadError::Unreadable(e.to_string()))?;
             let layer = texts.get(i).filter(|t| t.chars().filter(|c| !c.is_whitespace()).count() >= 20).cloned();
-            pages.push(DecodedPage { image: decode_image_within(&png, budget)?, text_layer: layer });
+            pages.push(DecodedPage { image: decode_image_within(&png, budget)?, text_layer: layer, colour: true });
         }
         Ok(pages)
     })();
@@ -272,7 +301,8 @@ pub fn decode(bytes: &[u8], content_type: &str, budget: &mut FileBudget) -> Resu
     if content_type == "application/pdf" {
         decode_pdf(bytes, budget)
     } else {
-        Ok(vec![DecodedPage { image: decode_image_within(bytes, budget)?, text_layer: None }])
+        let (image, colour) = decode_image_colour(bytes, budget)?;
+        Ok(vec![DecodedPage { image, text_layer: None, colour }])
     }
 }
 

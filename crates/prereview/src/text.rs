@@ -3,7 +3,7 @@
 //! only on doubtful characters is uncertain.
 
 use crate::findings::Region;
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 use nightpermit_domain::{CreditCode, CREDIT_CODE_ALPHABET};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -202,7 +202,14 @@ pub fn find_text(expected: &str, pages: &[PageText]) -> Option<(Comparison, Opti
 }
 
 /// Labels that start another field, where a value read after a label stops.
-const STOP_LABELS: &[&str] = &[
+pub(crate) const STOP_LABELS: &[&str] = &[
+    "工程地址",
+    "建设地点",
+    "施工地点",
+    "证照编号",
+    "联系人",
+    "联系电话",
+    "有效期",
     "统一社会信用代码",
     "名称",
     "类型",
@@ -255,7 +262,7 @@ pub fn labeled_value(pages: &[PageText], labels: &[&str]) -> Option<(Vec<OcrChar
     None
 }
 
-fn cut_at_next_label(value: &mut Vec<OcrChar>, own: &str) {
+pub(crate) fn cut_at_next_label(value: &mut Vec<OcrChar>, own: &str) {
     let text: String = value.iter().map(|c| c.ch).collect();
     let cut = STOP_LABELS.iter().filter(|l| **l != own).filter_map(|l| text.find(l).filter(|p| *p > 0)).min();
     if let Some(byte_pos) = cut {
@@ -328,23 +335,34 @@ fn code_chars(chars: &[OcrChar]) -> Vec<OcrChar> {
 /// Finds the credit code: after its label (all code characters there, spaces ignored), else
 /// any run of 18–19 code characters on a line. The check character decides between readings.
 pub fn read_credit_code(pages: &[PageText], expected: Option<&str>) -> Option<CodeReading> {
-    if let Some((value, region)) = labeled_value(pages, &["统一社会信用代码", "社会信用代码", "信用代码"])
-    {
-        let run = code_chars(&value.iter().copied().filter(|c| c.ch.is_ascii_alphanumeric()).collect::<Vec<_>>());
-        if let Some(r) = read_code_run(&run, region, expected) {
-            return Some(r);
+    let (candidates, _) = crate::fields::label_candidates(pages, &["统一社会信用代码", "社会信用代码", "信用代码"]);
+    let mut invalid = None;
+    for c in &candidates {
+        let run = code_chars(&c.chars.iter().copied().filter(|c| c.ch.is_ascii_alphanumeric()).collect::<Vec<_>>());
+        match read_code_run(&run, c.region, expected) {
+            Some(r @ CodeReading::Valid { .. }) => return Some(r),
+            Some(r) => {
+                invalid.get_or_insert(r);
+            }
+            None => {}
         }
     }
+    // Anywhere: a run of 18–19 code characters with enough digits to be a code.
     for line in pages.iter().flat_map(|p| p.lines.iter()) {
         for run in line.chars.split(|c| !c.ch.is_ascii_alphanumeric()) {
             if matches!(run.len(), 18 | 19) && run.iter().filter(|c| c.ch.is_ascii_digit()).count() >= 8 {
-                if let Some(r @ CodeReading::Valid { .. }) = read_code_run(&code_chars(run), line.region, expected) {
-                    return Some(r);
+                match read_code_run(&code_chars(run), line.region, expected) {
+                    Some(r @ CodeReading::Valid { .. }) => return Some(r),
+                    // An all-digit run is more likely another number (a permit number) than a code.
+                    Some(r) if run.iter().any(|c| c.ch.is_ascii_alphabetic()) => {
+                        invalid.get_or_insert(r);
+                    }
+                    _ => {}
                 }
             }
         }
     }
-    None
+    invalid
 }
 
 fn date_re() -> &'static Regex {
@@ -357,7 +375,16 @@ fn date_re() -> &'static Regex {
 
 fn time_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(\d{1,2})\s*[:：时]\s*(\d{2})").unwrap_or_else(|_| unreachable_regex()))
+    // 22:00, 22：00, 22时00分, 22时 (no minutes).
+    RE.get_or_init(|| {
+        Regex::new(r"(\d{1,2})\s*(?:[:：]\s*(\d{2})|时\s*(?:(\d{1,2})\s*分)?)").unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+/// A month and day written without a year ("4月20日"), as in "2027年3月17日至4月20日".
+fn month_day_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日").unwrap_or_else(|_| unreachable_regex()))
 }
 
 /// The patterns above are constants; a failure to compile them is a bug caught by the tests.
@@ -365,17 +392,40 @@ fn unreachable_regex() -> Regex {
     Regex::new("$^").unwrap_or_else(|_| std::process::abort())
 }
 
-/// Every date written on the text (2026年12月1日, 2026-12-01, 2026.12.01).
+/// Every date written on the text (2026年12月1日, 2026-12-01, 2026.12.01), in order.
 pub fn dates_in(text: &str) -> Vec<NaiveDate> {
-    date_re()
-        .captures_iter(text)
-        .filter_map(|c| {
-            let y = c.get(1)?.as_str().parse().ok()?;
-            let m = c.get(2)?.as_str().parse().ok()?;
-            let d = c.get(3)?.as_str().parse().ok()?;
-            NaiveDate::from_ymd_opt(y, m, d)
-        })
-        .collect()
+    dates_in_year(text, None)
+}
+
+/// As [`dates_in`], also taking dates written without a year ("4月20日"): they take the year
+/// of the full date before them on the text, else `year`.
+pub fn dates_in_year(text: &str, year: Option<i32>) -> Vec<NaiveDate> {
+    let mut found: Vec<(usize, NaiveDate)> = Vec::new();
+    let mut taken: Vec<std::ops::Range<usize>> = Vec::new();
+    for c in date_re().captures_iter(text) {
+        let (Some(all), Some(y), Some(m), Some(d)) = (c.get(0), c.get(1), c.get(2), c.get(3)) else { continue };
+        let (Ok(y), Ok(m), Ok(d)) = (y.as_str().parse(), m.as_str().parse(), d.as_str().parse()) else { continue };
+        if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+            found.push((all.start(), date));
+            taken.push(all.range());
+        }
+    }
+    for c in month_day_re().captures_iter(text) {
+        let (Some(all), Some(m), Some(d)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+        if taken.iter().any(|t| t.contains(&all.start()) || t.contains(&(all.end() - 1))) {
+            continue;
+        }
+        let before = found.iter().filter(|(at, _)| *at < all.start()).max_by_key(|(at, _)| *at).map(|(_, d)| d.year());
+        // "每年1月1日至6月30日" recurs every year: no year of the case applies to it.
+        let recurring = text[..all.start()].ends_with("每年") || text.contains("每年");
+        let Some(y) = before.or(year.filter(|_| !recurring)) else { continue };
+        let (Ok(m), Ok(d)) = (m.as_str().parse(), d.as_str().parse()) else { continue };
+        if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+            found.push((all.start(), date));
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, d)| d).collect()
 }
 
 /// A date range written on one line: "自…至…", "…—…"; the end may be 长期 (open).
@@ -386,42 +436,71 @@ pub struct DateRange {
 }
 
 pub fn date_range_in(pages: &[PageText], labels: &[&str]) -> Option<(DateRange, Option<Region>)> {
-    let lines = pages.iter().flat_map(|p| p.lines.iter());
-    let mut fallback = None;
-    for line in lines {
-        let text = fold_str(&line.text());
-        let dates = dates_in(&text);
-        let labelled = labels.is_empty() || labels.iter().any(|l| text.contains(l));
-        let range = match dates.as_slice() {
-            [a, b, ..] => Some(DateRange { start: *a, end: Some(*b) }),
-            [a] if text.contains("长期") => Some(DateRange { start: *a, end: None }),
-            _ => None,
-        };
-        if let Some(r) = range {
-            if labelled {
-                return Some((r, line.region));
-            }
-            fallback.get_or_insert((r, line.region));
-        }
-    }
-    fallback
+    let ranges = date_ranges_in(pages, labels, None);
+    ranges.iter().find(|r| r.2).or(ranges.first()).map(|r| (r.0, r.1))
 }
 
-/// Nightly hours written as "22:00至次日04:00" or "22时00分—4时00分".
-pub fn nightly_hours_in(pages: &[PageText]) -> Option<(NaiveTime, NaiveTime, Option<Region>)> {
-    for line in pages.iter().flat_map(|p| p.lines.iter()) {
-        let text = fold_str(&line.text());
-        let times: Vec<NaiveTime> = time_re()
-            .captures_iter(&text)
-            .filter_map(|c| {
-                NaiveTime::from_hms_opt(c.get(1)?.as_str().parse().ok()?, c.get(2)?.as_str().parse().ok()?, 0)
-            })
-            .collect();
-        if let [a, b, ..] = times.as_slice() {
-            return Some((*a, *b, line.region));
+/// Every date range on the pages, with its region and whether a label names it: two dates on
+/// a line ("自…至…"), a date and 长期, or a single night ("2027年3月22日（一晚）"). Lines are
+/// also read joined to their neighbour, for a range that wraps.
+pub fn date_ranges_in(
+    pages: &[PageText],
+    labels: &[&str],
+    year: Option<i32>,
+) -> Vec<(DateRange, Option<Region>, bool)> {
+    let mut out = Vec::new();
+    for page in pages {
+        let texts: Vec<(String, Option<Region>)> = page.lines.iter().map(|l| (fold_str(&l.text()), l.region)).collect();
+        let joined = texts.windows(2).map(|w| (format!("{}{}", w[0].0, w[1].0), w[0].1));
+        for (text, region) in texts.iter().cloned().chain(joined) {
+            let dates = dates_in_year(&text, year);
+            let labelled = labels.is_empty() || labels.iter().any(|l| text.contains(l));
+            let range = match dates.as_slice() {
+                [a, b, ..] => Some(DateRange { start: *a, end: Some(*b) }),
+                [a] if text.contains("长期") => Some(DateRange { start: *a, end: None }),
+                [a] if text.contains('晚') || text.contains('夜') => Some(DateRange { start: *a, end: Some(*a) }),
+                _ => None,
+            };
+            if let Some(r) = range {
+                match out.iter_mut().find(|(o, _, _)| *o == r) {
+                    // Seen before without its label (the label in the next box): now labelled.
+                    Some(seen) => seen.2 |= labelled,
+                    None => out.push((r, region, labelled)),
+                }
+            }
         }
     }
-    None
+    out
+}
+
+/// Nightly hours written as "22:00至次日04:00", "22时00分—4时00分" or "23时至次日5时".
+pub fn nightly_hours_in(pages: &[PageText]) -> Option<(NaiveTime, NaiveTime, Option<Region>)> {
+    nightly_hours_all(pages).into_iter().next()
+}
+
+/// Every pair of clock times on a line or across a line break, in reading order.
+pub fn nightly_hours_all(pages: &[PageText]) -> Vec<(NaiveTime, NaiveTime, Option<Region>)> {
+    let mut out = Vec::new();
+    for page in pages {
+        let texts: Vec<(String, Option<Region>)> = page.lines.iter().map(|l| (fold_str(&l.text()), l.region)).collect();
+        let joined = texts.windows(2).map(|w| (format!("{}{}", w[0].0, w[1].0), w[0].1));
+        for (text, region) in texts.iter().cloned().chain(joined) {
+            let times: Vec<NaiveTime> = time_re()
+                .captures_iter(&text)
+                .filter_map(|c| {
+                    let h = c.get(1)?.as_str().parse().ok()?;
+                    let m = c.get(2).or(c.get(3)).map_or(Some(0), |m| m.as_str().parse().ok())?;
+                    NaiveTime::from_hms_opt(h, m, 0)
+                })
+                .collect();
+            if let [a, b, ..] = times.as_slice() {
+                if !out.iter().any(|(x, y, _)| x == a && y == b) {
+                    out.push((*a, *b, region));
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -512,5 +591,35 @@ mod tests {
             find_text("静安区某商业综合体项目", &page(&["徐汇区另一个住宅项目"])),
             None | Some((Comparison::Different { .. }, _))
         ));
+    }
+
+    #[test]
+    fn ranges_across_boxes_and_implied_years() {
+        // The label in its own box after the value box (reading order by the box tops).
+        let p = page(&["自2007年03月01日至2027年03月26日", "营业期限", "提示：每年1月1日至6月30日报送年度报告"]);
+        let ranges = date_ranges_in(&p, &["营业期限"], Some(2027));
+        let end = NaiveDate::from_ymd_opt(2027, 3, 26);
+        assert!(ranges.iter().any(|r| r.0.end == end && r.2), "{ranges:?}");
+        assert_eq!(ranges.len(), 1, "a recurring 每年 range is not a date range of the case: {ranges:?}");
+        assert_eq!(
+            dates_in_year("2027年3月17日至4月20日", None),
+            vec![
+                NaiveDate::from_ymd_opt(2027, 3, 17).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(2027, 4, 20).unwrap_or_default()
+            ]
+        );
+        let one = page(&["夜间施工日期", "2027年03月22日（一晚)"]);
+        assert!(date_ranges_in(&one, &[], None).iter().any(|r| r.0.start == r.0.end.unwrap_or(NaiveDate::MIN)));
+        // Hours wrapped over a line break, and hours without minutes.
+        let h = page(&["每日22:00一", "次日4:00进行夜间施工"]);
+        let hours = nightly_hours_all(&h);
+        assert!(
+            hours
+                .iter()
+                .any(|(a, b, _)| a.format("%H:%M").to_string() == "22:00" && b.format("%H:%M").to_string() == "04:00"),
+            "{hours:?}"
+        );
+        let h = page(&["每日施工时段 23时至次日5时"]);
+        assert_eq!(nightly_hours_all(&h).len(), 1);
     }
 }

@@ -82,8 +82,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = state.settings.worker.in_process.then(|| {
-        let prereviewer = Arc::new(prereviewer(&state.settings));
+    let prereviewer = match state.settings.worker.in_process {
+        true => Some(Arc::new(prereviewer(&state.settings)?)),
+        false => None,
+    };
+    let worker = prereviewer.map(|prereviewer| {
         let id = format!("serve-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         tokio::spawn(crate::worker::run(state.clone(), prereviewer, id, stop_rx))
     });
@@ -149,16 +152,32 @@ async fn serve_http(
     Ok(())
 }
 
-fn prereviewer(settings: &Settings) -> nightpermit_prereview::Prereviewer {
-    let mut p = nightpermit_prereview::Prereviewer::new(settings.worker.ocr_threads);
+/// The pre-review readers as configured. PP-OCR's models are loaded once here so that a missing
+/// or corrupt model stops start-up with the fix, instead of failing the first case.
+pub fn prereviewer(settings: &Settings) -> anyhow::Result<nightpermit_prereview::Prereviewer> {
+    use nightpermit_prereview::{ppocr::PpOcr, Prereviewer, ReaderChoice};
+    let mut p = Prereviewer::new(settings.worker.ocr_threads);
     p.limits = settings.limits.prereview();
-    p
+    p.reader = match settings.worker.ocr_reader.as_str() {
+        "ppocr" => {
+            let dir = if settings.worker.models_dir.as_os_str().is_empty() {
+                PpOcr::default_dir()
+            } else {
+                settings.worker.models_dir.clone()
+            };
+            Prereviewer::check_models(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+            ReaderChoice::PpOcrFirst(dir)
+        }
+        "tesseract" => ReaderChoice::TesseractOnly,
+        other => anyhow::bail!("worker.ocr_reader = {other:?} is not a reader (fix: \"ppocr\" or \"tesseract\")"),
+    };
+    Ok(p)
 }
 
 /// Runs a stand-alone pre-review worker (`nightpermit worker`) until `shutdown` resolves.
 pub async fn run_worker(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let prereviewer = Arc::new(prereviewer(&state.settings));
+    let prereviewer = Arc::new(prereviewer(&state.settings)?);
     let id = format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let handle = tokio::spawn(crate::worker::run(state, prereviewer, id, stop_rx));
     shutdown.await;

@@ -94,6 +94,8 @@ pub struct JobSettings {
 pub struct WorkerSettings {
     pub in_process: bool,
     pub ocr_threads: usize,
+    pub ocr_reader: String,
+    pub models_dir: PathBuf,
     pub poll_interval_ms: u64,
 }
 
