@@ -18,6 +18,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 
 /// Serialises audit appends across Postgres connections (and machines) so the chain never forks.
 const AUDIT_ADVISORY_LOCK: i64 = 0x006e_7061_7564_6974;
+/// Serialises permit-number allocation on Postgres: two cases of one district sealed at once
+/// would otherwise both read the same highest number and one would fail on the unique key.
+const PERMIT_NUMBER_ADVISORY_LOCK: i64 = 0x006e_7070_6e75_6d62;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -161,17 +164,28 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn application_in(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
-        sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"))
+    /// Reads an application inside a write transaction and holds it until the transaction ends:
+    /// every transaction that decides on what it read (status, round, tracks) and then writes
+    /// must come through here, so two such transactions on one case run one after the other.
+    /// Postgres locks the row (a plain SELECT under READ COMMITTED locks nothing, and two
+    /// departments approving at once each saw the other still pending); SQLite already holds
+    /// the database write lock from `begin_write`.
+    async fn lock_application(&self, tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1{lock}"))
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?
             .ok_or(StoreError::NotFound)
     }
 
-    /// Loads an application inside a write transaction and checks the applicant may still edit it.
-    async fn editable_application(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
-        let app = Self::application_in(tx, id).await?;
+    /// Locks an application inside a write transaction and checks the applicant may still edit it.
+    async fn editable_application(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> StoreResult<ApplicationRecord> {
+        let app = self.lock_application(tx, id).await?;
         let current = status_of(&app)?;
         if !current.editable() {
             return Err(StoreError::WrongStatus { current });
@@ -200,16 +214,19 @@ impl SqlStore {
 
     async fn submit_once(&self, s: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt> {
         let mut tx = self.begin_write().await?;
+        // Locked before the idempotency key is read: a racing submit with the same key then
+        // waits here and finds the winner's receipt instead of a changed status.
+        let app = self.lock_application(&mut tx, &s.application_id).await?;
         if let Some(receipt) = Self::earlier_receipt(&mut tx, s).await? {
             return Ok(receipt);
         }
-        let app = Self::application_in(&mut tx, &s.application_id).await?;
         let current = status_of(&app)?;
         if !current.can_become(ApplicationStatus::Prereview) {
             return Err(StoreError::WrongStatus { current });
         }
         let round = app.round + 1;
-        // Guarded by the status read above: if another submit won the race, nothing changes here.
+        // Also guarded by the status read above, so a caller that forgot the lock still cannot
+        // submit twice.
         let changed = sqlx::query(
             "UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5",
         )
@@ -323,7 +340,9 @@ impl SqlStore {
     }
 
     /// Moves an application from `from` to `to` after submission, checked by the state
-    /// machine: the one place those status changes are written.
+    /// machine: the one place those status changes are written. The update only applies while
+    /// the stored status is still `from`; if it is not, the caller's decision was made on a
+    /// stale read and nothing is written.
     async fn move_application(
         tx: &mut Transaction<'static, Any>,
         application_id: &str,
@@ -332,12 +351,17 @@ impl SqlStore {
         now: i64,
     ) -> StoreResult<()> {
         from.transition(to).map_err(|_| StoreError::WrongStatus { current: from })?;
-        sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
+        let moved = sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to.id())
             .bind(now)
             .bind(application_id)
+            .bind(from.id())
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::WrongStatus { current: from });
+        }
         Ok(())
     }
 
@@ -703,7 +727,7 @@ impl Store for SqlStore {
 
     async fn update_application_form(&self, u: &FormUpdate, actor: &str) -> StoreResult<ApplicationRecord> {
         let mut tx = self.begin_write().await?;
-        let before = Self::editable_application(&mut tx, &u.application_id).await?;
+        let before = self.editable_application(&mut tx, &u.application_id).await?;
         sqlx::query("UPDATE applications SET district = $1, form = $2, construction_permit_no = $3, start_date = $4, end_date = $5, updated_at = $6 WHERE id = $7")
             .bind(&u.district)
             .bind(&u.form)
@@ -714,7 +738,7 @@ impl Store for SqlStore {
             .bind(&u.application_id)
             .execute(&mut *tx)
             .await?;
-        let after = Self::application_in(&mut tx, &u.application_id).await?;
+        let after = self.lock_application(&mut tx, &u.application_id).await?;
         self.append_audit(
             &mut tx,
             AuditEvent {
@@ -734,7 +758,7 @@ impl Store for SqlStore {
 
     async fn add_material(&self, m: &MaterialRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        Self::editable_application(&mut tx, &m.application_id).await?;
+        self.editable_application(&mut tx, &m.application_id).await?;
         sqlx::query(&format!("INSERT INTO materials ({MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
             .bind(&m.id)
             .bind(&m.application_id)
@@ -775,7 +799,7 @@ impl Store for SqlStore {
 
     async fn delete_material(&self, application_id: &str, material_id: &str, actor: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        Self::editable_application(&mut tx, application_id).await?;
+        self.editable_application(&mut tx, application_id).await?;
         let removed: Option<MaterialRecord> =
             sqlx::query_as(&format!("SELECT {MATERIAL_COLUMNS} FROM materials WHERE id = $1 AND application_id = $2"))
                 .bind(material_id)
@@ -889,8 +913,10 @@ impl Store for SqlStore {
     }
 
     async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>> {
-        // The payload is JSON we wrote ourselves with this exact key order.
-        let pattern = format!("{{\"application_id\":\"{application_id}\",%");
+        // The payload is JSON we wrote ourselves with application_id first; the closing quote
+        // keeps "a1" from matching "a10". (A sealing job's payload has no further key, so the
+        // pattern must not demand a comma.)
+        let pattern = format!("{{\"application_id\":\"{application_id}\"%");
         self.all(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"), &pattern)
             .await
     }
@@ -921,7 +947,7 @@ impl Store for SqlStore {
         if !Self::complete_held_job(&mut *tx, &f.job_id, &f.worker, f.now).await? {
             return Ok(false);
         }
-        let app = Self::application_in(&mut tx, &f.application_id).await?;
+        let app = self.lock_application(&mut tx, &f.application_id).await?;
         let current = status_of(&app)?;
         if current != ApplicationStatus::Prereview || app.round != f.round {
             // A stale job (the firm withdrew, or a newer round exists): finish it, change nothing.
@@ -1061,18 +1087,25 @@ impl Store for SqlStore {
 
     async fn decide_track(&self, d: &TrackDecision, actor: &str) -> StoreResult<(TrackRecord, ApplicationStatus)> {
         let mut tx = self.begin_write().await?;
+        let application_id: Option<(String,)> =
+            sqlx::query_as("SELECT application_id FROM review_tracks WHERE id = $1")
+                .bind(&d.track_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (application_id,) = application_id.ok_or(StoreError::NotFound)?;
+        // The case is locked before its tracks are read, so the other department's decision is
+        // either fully committed (and seen below) or waits for this one.
+        let app = self.lock_application(&mut tx, &application_id).await?;
         let track: TrackRecord = sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
             .bind(&d.track_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let app = Self::application_in(&mut tx, &track.application_id).await?;
+            .fetch_one(&mut *tx)
+            .await?;
         let current = status_of(&app)?;
         if track.status != "pending" || current != ApplicationStatus::UnderReview || app.round != track.round {
             return Err(StoreError::WrongStatus { current });
         }
-        sqlx::query(
-            "UPDATE review_tracks SET status = $1, decided_by = $2, decided_at = $3, comment = $4 WHERE id = $5",
+        let decided = sqlx::query(
+            "UPDATE review_tracks SET status = $1, decided_by = $2, decided_at = $3, comment = $4 WHERE id = $5 AND status = 'pending'",
         )
         .bind(&d.status)
         .bind(&d.decided_by)
@@ -1080,7 +1113,11 @@ impl Store for SqlStore {
         .bind(&d.comment)
         .bind(&d.track_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if decided != 1 {
+            return Err(StoreError::WrongStatus { current });
+        }
         let siblings: Vec<TrackRecord> = sqlx::query_as(&format!(
             "SELECT {TRACK_COLUMNS} FROM review_tracks WHERE application_id = $1 AND round = $2"
         ))
@@ -1211,6 +1248,11 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
+        // A retried sealing job racing its predecessor must not allocate a second number.
+        self.lock_application(&mut tx, application_id).await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PERMIT_NUMBER_ADVISORY_LOCK).execute(&mut *tx).await?;
+        }
         let existing: Option<PermitRecord> =
             sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
                 .bind(application_id)
@@ -1255,7 +1297,7 @@ impl Store for SqlStore {
             return Ok(false);
         }
         let permit = Self::permit_in(&mut tx, number).await?;
-        let app = Self::application_in(&mut tx, &permit.application_id).await?;
+        let app = self.lock_application(&mut tx, &permit.application_id).await?;
         let current = status_of(&app)?;
         sqlx::query("UPDATE permits SET status = 'valid', pdf_sha256 = $1, issued_at = $2 WHERE number = $3")
             .bind(pdf_sha256)
@@ -1306,8 +1348,10 @@ impl Store for SqlStore {
 
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
+        let application_id = Self::permit_in(&mut tx, number).await?.application_id;
+        let app = self.lock_application(&mut tx, &application_id).await?;
+        // Read again under the lock: a concurrent revocation may have committed meanwhile.
         let permit = Self::permit_in(&mut tx, number).await?;
-        let app = Self::application_in(&mut tx, &permit.application_id).await?;
         let current = status_of(&app)?;
         if permit.status != "valid" {
             return Err(StoreError::WrongStatus { current });

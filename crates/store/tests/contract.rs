@@ -2,6 +2,7 @@
 
 use nightpermit_store::testing::{fresh_postgres, fresh_sqlite};
 use nightpermit_store::*;
+use std::sync::Arc;
 
 fn firm(id: &str, code: &str) -> FirmRecord {
     FirmRecord {
@@ -433,11 +434,121 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
 }
 
+/// Both departments decide every case at the same moment (the product's normal case): each
+/// case must end `approved` with exactly one sealing job, never stuck `under_review`.
+async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
+    const CASES: usize = 50;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        s.create_application(&application(&a, "f1", 1), "firm:f1").await.expect("app");
+        s.submit_application(&submit(&a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
+        prereview_to_review(s.as_ref(), &a, &format!("j-{a}"), 200, 1).await;
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(CASES * 2));
+    let mut racers = Vec::new();
+    for i in 0..CASES {
+        for dept in ["c", "e"] {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            let d = TrackDecision {
+                track_id: format!("a{i}-{dept}1"),
+                status: "approved".into(),
+                decided_by: format!("rev-{dept}"),
+                comment: None,
+                now: 300,
+            };
+            racers.push(tokio::spawn(async move {
+                barrier.wait().await;
+                s.decide_track(&d, "staff:rev").await
+            }));
+        }
+    }
+    for r in racers {
+        r.await.expect("join").expect("each department's approval is accepted");
+    }
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status), Some("approved".into()), "{a}");
+        let seals = s.jobs_for_application(&a).await.expect("jobs").into_iter().filter(|j| j.kind == JOB_KIND_SEAL);
+        assert_eq!(seals.count(), 1, "{a} has exactly one sealing job");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+/// A form patch or a material upload racing a submit either lands before the submit (and the
+/// round sees it) or is refused with WrongStatus; a submitted case never changes afterwards.
+async fn edits_racing_a_submit_never_change_a_submitted_case(s: Arc<dyn Store>) {
+    const CASES: usize = 30;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for i in 0..CASES {
+        s.create_application(&application(&format!("a{i}"), "f1", 1), "firm:f1").await.expect("app");
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(CASES * 3));
+    let mut racers = Vec::new();
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        let (s1, b1, a1) = (s.clone(), barrier.clone(), a.clone());
+        let submitter = tokio::spawn(async move {
+            b1.wait().await;
+            s1.submit_application(&submit(&a1, None, &format!("j-{a1}"), 100), "firm:f1").await
+        });
+        let (s2, b2, a2) = (s.clone(), barrier.clone(), a.clone());
+        let editor = tokio::spawn(async move {
+            let u = FormUpdate {
+                application_id: a2.clone(),
+                district: "jingan".into(),
+                form: "{\"edited\":true}".into(),
+                construction_permit_no: "P2".into(),
+                start_date: "2026-12-05".into(),
+                end_date: "2026-12-06".into(),
+                now: 100,
+            };
+            b2.wait().await;
+            s2.update_application_form(&u, "firm:f1").await
+        });
+        let (s3, b3, a3) = (s.clone(), barrier.clone(), a.clone());
+        let uploader = tokio::spawn(async move {
+            b3.wait().await;
+            s3.add_material(&material(&format!("m-{a3}"), &a3, "site_plan"), "firm:f1").await
+        });
+        racers.push((a, submitter, editor, uploader));
+    }
+    for (a, submitter, editor, uploader) in racers {
+        submitter.await.expect("join").expect("the submit itself always succeeds");
+        let edited = editor.await.expect("join");
+        let uploaded = uploader.await.expect("join");
+        assert!(edited.is_ok() || refused_as_submitted(edited.as_ref().err()), "{a}: edit {edited:?}");
+        assert!(uploaded.is_ok() || refused_as_submitted(uploaded.as_ref().err()), "{a}: upload {uploaded:?}");
+        // The audit log is appended in commit order: an accepted edit came before the submit.
+        let actions: Vec<String> =
+            s.audit_entries_for("application", &a).await.expect("audit").into_iter().map(|e| e.action).collect();
+        let at = |action: &str| actions.iter().position(|x| x == action);
+        let submitted = at("application.submitted").expect("submitted");
+        assert_eq!(at("application.edited").is_some(), edited.is_ok(), "{a}: {actions:?}");
+        assert!(at("application.edited").is_none_or(|e| e < submitted), "{a}: edit after submit: {actions:?}");
+        assert!(at("material.added").is_none_or(|m| m < submitted), "{a}: upload after submit: {actions:?}");
+        // What the round reviews is what the case holds.
+        let round = s.prereview_rounds(&a).await.expect("rounds").remove(0);
+        let snapshot: Vec<MaterialRecord> = serde_json::from_str(&round.materials).expect("snapshot");
+        assert_eq!(snapshot.len(), usize::from(uploaded.is_ok()), "{a}");
+        assert_eq!(s.materials(&a).await.expect("materials").len(), usize::from(uploaded.is_ok()), "{a}");
+        let app = s.application(&a).await.expect("get").expect("exists");
+        assert_eq!(app.status, "prereview");
+        assert_eq!(app.form == "{\"edited\":true}", edited.is_ok(), "{a}");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+fn refused_as_submitted(e: Option<&StoreError>) -> bool {
+    matches!(e, Some(StoreError::WrongStatus { current: nightpermit_domain::ApplicationStatus::Prereview }))
+}
+
 macro_rules! contract {
     ($($name:ident),+) => {
         mod sqlite {
             $(
-            #[tokio::test]
+            // Several worker threads, so the racing scenarios really run in parallel.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let dir = super::tempdir();
                 let store = super::fresh_sqlite(&dir).await.expect("sqlite");
@@ -448,7 +559,7 @@ macro_rules! contract {
         }
         mod postgres {
             $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let store = super::fresh_postgres().await.expect("postgres at 127.0.0.1:5432 (see README)");
                 super::run::$name(store).await;
@@ -473,7 +584,6 @@ fn uuid_like() -> String {
 /// Adapters from a concrete store to each contract scenario.
 mod run {
     use super::*;
-    use std::sync::Arc;
 
     pub async fn firms_and_staff(s: SqlStore) {
         super::firms_and_staff(&s).await
@@ -493,6 +603,12 @@ mod run {
     pub async fn concurrent_submits_make_one_round(s: SqlStore) {
         super::concurrent_submits_make_one_round(Arc::new(s)).await
     }
+    pub async fn simultaneous_approvals_approve_once(s: SqlStore) {
+        super::simultaneous_approvals_approve_once(Arc::new(s)).await
+    }
+    pub async fn edits_racing_a_submit_never_change_a_submitted_case(s: SqlStore) {
+        super::edits_racing_a_submit_never_change_a_submitted_case(Arc::new(s)).await
+    }
     pub async fn review_flow(s: SqlStore) {
         super::review_flow(&s).await
     }
@@ -510,6 +626,8 @@ contract!(
     job_queue_leases_and_retries,
     audit_chain,
     concurrent_submits_make_one_round,
+    simultaneous_approvals_approve_once,
+    edits_racing_a_submit_never_change_a_submitted_case,
     review_flow,
     firm_records_and_grades,
     permits_issue_and_revoke
