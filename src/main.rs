@@ -476,7 +476,7 @@ async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&s
     for d in &decisions {
         // Decisions made without facts (a pre-review that failed and went to a human) are not rules decisions.
         let Ok(facts) = serde_json::from_str::<nightpermit_rules::Facts>(&d.facts) else { continue };
-        if facts.0.is_empty() {
+        if facts.is_empty() {
             continue;
         }
         let before = match d.outcome.as_str() {

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use nightpermit_domain::{ApplicationStatus, Department, MaterialKind};
 use nightpermit_prereview::findings::{Finding, Severity, PREREVIEW_FAILED};
 use nightpermit_prereview::{CaseForm, MaterialFile, Prereviewer, Verdict};
-use nightpermit_rules::{evaluate, Outcome};
+use nightpermit_rules::{decide, Outcome};
 use nightpermit_store::{
     DecisionRecord, JobRecord, MaterialRecord, PrereviewFinish, PrereviewJob, TrackRecord, JOB_KIND_PREREVIEW,
     JOB_KIND_SEAL,
@@ -182,7 +182,8 @@ async fn process(
     let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
     let now = state.clock.now_ms();
     let facts = facts::assemble(state, &app, &form, &firm, &state.policy.calendar, warnings, now).await?;
-    let decision = evaluate(&state.policy.rules, &facts);
+    // Fails closed: facts that are missing or malformed send the case to both departments.
+    let decision = decide(&state.policy.rules, &facts);
     let record = DecisionRecord {
         application_id: app_id.clone(),
         round,
