@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use nightpermit_domain::{Department, TrackStatus};
 use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -14,13 +15,13 @@ async fn to_review(app: &TestApp, id: &str) {
     let now = app.state.clock.now_ms();
     let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
     let job = job.expect("a queued pre-review");
-    let track = |department: &str| TrackRecord {
+    let track = |department: Department| TrackRecord {
         id: format!("{id}-{department}"),
         application_id: id.into(),
         round: 1,
-        department: department.into(),
+        department,
         district: "jingan".into(),
-        status: "pending".into(),
+        status: TrackStatus::Pending,
         reasons: "[\"需人工审核\"]".into(),
         decided_by: None,
         decided_at: None,
@@ -36,7 +37,7 @@ async fn to_review(app: &TestApp, id: &str) {
         findings: "[]".into(),
         new_status: nightpermit_domain::ApplicationStatus::UnderReview,
         decision: None,
-        tracks: vec![track("construction"), track("environment")],
+        tracks: vec![track(Department::Construction), track(Department::Environment)],
         now,
     };
     assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
@@ -137,4 +138,22 @@ async fn patch_racing_submit_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn patch_racing_submit_postgres() {
     patch_racing_submit(Db::Postgres).await
+}
+
+/// A stored status outside its set is a 500 without internals, not a guessed status.
+#[tokio::test]
+async fn a_corrupt_row_is_a_plain_server_error() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, token) = app.firm(3).await;
+    let id = app.create_application(&token, &example_form()).await["id"].as_str().expect("id").to_string();
+    let store = nightpermit_store::SqlStore::open_sqlite(&app.settings.sqlite_path()).await.expect("store");
+    store.overwrite_column("applications", "status", ("id", &id), "archived").await.expect("tamper");
+    let body = problem(
+        app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+    )
+    .await;
+    assert!(!body.to_string().contains("archived") && !body.to_string().contains("column"), "{body}");
+    app.stop().await;
 }

@@ -122,6 +122,14 @@ impl FromStr for ApplicationStatus {
     }
 }
 
+/// For decoding stored text: an unknown status is an error, never a guess.
+impl TryFrom<String> for ApplicationStatus {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl fmt::Display for ApplicationStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())

@@ -5,23 +5,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    AutoApprove,
-    ManualReview,
-    Reject,
-}
-
-impl Outcome {
-    pub fn id(self) -> &'static str {
-        match self {
-            Outcome::AutoApprove => "auto_approve",
-            Outcome::ManualReview => "manual_review",
-            Outcome::Reject => "reject",
-        }
-    }
-}
+/// The rules' outcome is the domain's, so the store keeps it typed too.
+pub use nightpermit_domain::DecisionOutcome as Outcome;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleSetError {

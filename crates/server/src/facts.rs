@@ -8,12 +8,14 @@ use crate::form::ApplicationForm;
 use crate::policy::Calendar;
 use crate::state::AppState;
 use chrono::{Datelike, Duration, NaiveDateTime};
+use nightpermit_domain::ApplicationStatus;
 use nightpermit_rules::grading::RecordKind;
 use nightpermit_rules::{Fact, FactValue, Facts, Interval};
 use nightpermit_store::{ApplicationRecord, FirmRecord, StoreResult};
 
 /// Statuses in which an application's nights count as approved.
-const APPROVED: &[&str] = &["approved", "issued", "expired", "revoked"];
+const APPROVED: &[ApplicationStatus] =
+    &[ApplicationStatus::Approved, ApplicationStatus::Issued, ApplicationStatus::Expired, ApplicationStatus::Revoked];
 /// Large value for "never happened", so "less than N days since" stays false.
 const NEVER: i64 = 100_000;
 
@@ -41,9 +43,7 @@ pub async fn assemble(
     let firm_apps = state.store.applications_by_firm(&firm.id).await?;
     let permits_24m = firm_apps
         .iter()
-        .filter(|a| {
-            a.id != app.id && APPROVED.contains(&a.status.as_str()) && local(a.updated_at) > now - Duration::days(730)
-        })
+        .filter(|a| a.id != app.id && APPROVED.contains(&a.status) && local(a.updated_at) > now - Duration::days(730))
         .count();
     let records = state.store.firm_records(&firm.id).await?;
     let in_year = |kind: RecordKind| {
@@ -69,7 +69,7 @@ pub async fn assemble(
     let mut days_this_month = 0i64;
     let mut last_end: Option<NaiveDateTime> = None;
     for other in state.store.applications_by_site(&app.construction_permit_no).await? {
-        if other.id == app.id || !APPROVED.contains(&other.status.as_str()) {
+        if other.id == app.id || !APPROVED.contains(&other.status) {
             continue;
         }
         let Ok(other_form) = serde_json::from_str::<ApplicationForm>(&other.form) else { continue };

@@ -5,7 +5,7 @@
 use crate::facts;
 use crate::form::ApplicationForm;
 use crate::state::AppState;
-use nightpermit_domain::{ApplicationStatus, Department, MaterialKind};
+use nightpermit_domain::{ApplicationStatus, Department, TrackStatus};
 use nightpermit_prereview::findings::{Finding, Severity, PREREVIEW_FAILED};
 use nightpermit_prereview::{CaseForm, MaterialFile, Prereviewer, Verdict};
 use nightpermit_rules::{decide, Outcome};
@@ -87,7 +87,7 @@ fn tracks_for(
     app_id: &str,
     round: i64,
     district: &str,
-    status: &str,
+    status: TrackStatus,
     reasons: &[String],
     decided: bool,
     now: i64,
@@ -98,9 +98,9 @@ fn tracks_for(
             id: uuid::Uuid::now_v7().to_string(),
             application_id: app_id.into(),
             round,
-            department: d.id().into(),
+            department: *d,
             district: district.into(),
-            status: status.into(),
+            status,
             reasons: serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into()),
             decided_by: decided.then(|| SYSTEM_ACTOR.to_string()),
             decided_at: decided.then_some(now),
@@ -126,7 +126,7 @@ async fn process(
     let finish = |new_status, outcome: &str, findings: &[Finding], decision, tracks| {
         finish_of(state, job, worker_id, &app_id, round, new_status, outcome, findings, decision, tracks)
     };
-    if app.status != ApplicationStatus::Prereview.id() || app.round != round {
+    if app.status != ApplicationStatus::Prereview || app.round != round {
         // Stale (withdrawn, or superseded by a newer round): finish the job, change nothing.
         state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
         return Ok(());
@@ -145,7 +145,7 @@ async fn process(
     for m in &materials {
         files.push(MaterialFile {
             id: m.id.clone(),
-            kind: m.kind.parse().unwrap_or(MaterialKind::SitePlan),
+            kind: m.kind,
             content_type: m.content_type.clone(),
             bytes: state.blobs.get(&m.sha256).await?,
         });
@@ -187,7 +187,7 @@ async fn process(
     let record = DecisionRecord {
         application_id: app_id.clone(),
         round,
-        outcome: decision.outcome.id().into(),
+        outcome: decision.outcome,
         ruleset_id: decision.ruleset_id.clone(),
         ruleset_version: decision.ruleset_version.clone(),
         ruleset_sha256: decision.ruleset_sha256.clone(),
@@ -197,12 +197,13 @@ async fn process(
         decided_at: now,
     };
     let (status, tracks) = match decision.outcome {
-        Outcome::AutoApprove => {
-            (ApplicationStatus::Approved, tracks_for(&app_id, round, &app.district, "approved", &[], true, now))
-        }
+        Outcome::AutoApprove => (
+            ApplicationStatus::Approved,
+            tracks_for(&app_id, round, &app.district, TrackStatus::Approved, &[], true, now),
+        ),
         Outcome::ManualReview => (
             ApplicationStatus::UnderReview,
-            tracks_for(&app_id, round, &app.district, "pending", &decision.reasons, false, now),
+            tracks_for(&app_id, round, &app.district, TrackStatus::Pending, &decision.reasons, false, now),
         ),
         Outcome::Reject => (ApplicationStatus::Rejected, vec![]),
     };
@@ -260,7 +261,7 @@ async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str
     let decision = DecisionRecord {
         application_id: app.id.clone(),
         round: payload.round,
-        outcome: Outcome::ManualReview.id().into(),
+        outcome: Outcome::ManualReview,
         ruleset_id: rules.id.clone(),
         ruleset_version: rules.version.clone(),
         ruleset_sha256: rules.sha256.clone(),
@@ -269,8 +270,15 @@ async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str
         facts: "{}".into(),
         decided_at: now,
     };
-    let tracks =
-        tracks_for(&app.id, payload.round, &app.district, "pending", std::slice::from_ref(&reason), false, now);
+    let tracks = tracks_for(
+        &app.id,
+        payload.round,
+        &app.district,
+        TrackStatus::Pending,
+        std::slice::from_ref(&reason),
+        false,
+        now,
+    );
     let f = finish_of(
         state,
         job,

@@ -31,12 +31,29 @@ pub enum StoreError {
     /// An idempotency key was reused for a different application.
     #[error("idempotency key reused for another application")]
     IdempotencyKeyReused,
+    /// A stored value the code cannot read (e.g. a status outside its set): logged where it is
+    /// found, answered as a plain server error.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // A row whose column does not decode into its domain type holds data no code path
+            // wrote: corruption (or a hand edit), not a database outage.
+            sqlx::Error::ColumnDecode { index, source } => {
+                let what = format!("column {index}: {source}");
+                tracing::error!(problem = %what, "corrupt row in the database");
+                StoreError::Corrupt(what)
+            }
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

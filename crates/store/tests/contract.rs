@@ -1,5 +1,6 @@
 //! The storage contract: every test here runs unchanged against SQLite and Postgres.
 
+use nightpermit_domain::{ApplicationStatus, DecisionOutcome, Department, Role, TrackStatus};
 use nightpermit_store::testing::{fresh_postgres, fresh_sqlite};
 use nightpermit_store::*;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ fn application(id: &str, firm_id: &str, created_at: i64) -> ApplicationRecord {
         id: id.into(),
         firm_id: firm_id.into(),
         district: "jingan".into(),
-        status: "draft".into(),
+        status: ApplicationStatus::Draft,
         form: "{}".into(),
         construction_permit_no: "310106202012150101".into(),
         start_date: "2026-12-01".into(),
@@ -37,7 +38,7 @@ fn material(id: &str, app: &str, kind: &str) -> MaterialRecord {
     MaterialRecord {
         id: id.into(),
         application_id: app.into(),
-        kind: kind.into(),
+        kind: kind.parse().expect("a material kind"),
         filename: "scan.png".into(),
         content_type: "image/png".into(),
         sha256: "ab".repeat(32),
@@ -69,9 +70,9 @@ async fn firms_and_staff(s: &dyn Store) {
         id: "s1".into(),
         username: "jingan-construction".into(),
         password_hash: "h".into(),
-        role: "reviewer".into(),
-        department: Some("construction".into()),
-        district: Some("jingan".into()),
+        role: Role::Reviewer,
+        department: Some(Department::Construction),
+        district: Some(nightpermit_domain::District::Jingan),
         created_at: 1,
     };
     s.create_staff(&staff, "cli").await.expect("staff");
@@ -133,7 +134,7 @@ async fn applications_materials_and_submit(s: &dyn Store) {
     assert_eq!(s.materials("a1").await.expect("list").len(), 1);
 
     let receipt = s.submit_application(&submit("a1", Some("k1"), "j1", 100), "firm:f1").await.expect("submit");
-    assert_eq!((receipt.round, receipt.status.as_str(), receipt.job_id.as_str()), (1, "prereview", "j1"));
+    assert_eq!((receipt.round, receipt.status.id(), receipt.job_id.as_str()), (1, "prereview", "j1"));
     // Same key: same answer, nothing done twice.
     let again = s.submit_application(&submit("a1", Some("k1"), "j-other", 200), "firm:f1").await.expect("repeat");
     assert_eq!(again, receipt);
@@ -154,7 +155,7 @@ async fn applications_materials_and_submit(s: &dyn Store) {
         Err(StoreError::WrongStatus { .. })
     ));
     let app = s.application("a1").await.expect("get").expect("exists");
-    assert_eq!((app.status.as_str(), app.round), ("prereview", 1));
+    assert_eq!((app.status.id(), app.round), ("prereview", 1));
     let rounds = s.prereview_rounds("a1").await.expect("rounds");
     assert_eq!(rounds.len(), 1);
     assert_eq!((rounds[0].state.as_str(), rounds[0].materials_total), ("pending", 1));
@@ -248,9 +249,9 @@ fn track(id: &str, app: &str, round: i64, dept: &str) -> TrackRecord {
         id: id.into(),
         application_id: app.into(),
         round,
-        department: dept.into(),
+        department: dept.parse().expect("a department"),
         district: "jingan".into(),
-        status: "pending".into(),
+        status: TrackStatus::Pending,
         reasons: "[\"r\"]".into(),
         decided_by: None,
         decided_at: None,
@@ -275,7 +276,7 @@ async fn prereview_to_review(s: &dyn Store, app: &str, job: &str, now: i64, roun
         decision: Some(DecisionRecord {
             application_id: app.into(),
             round,
-            outcome: "manual_review".into(),
+            outcome: DecisionOutcome::ManualReview,
             ruleset_id: "default".into(),
             ruleset_version: "1".into(),
             ruleset_sha256: "00".into(),
@@ -305,7 +306,7 @@ async fn review_flow(s: &dyn Store) {
         s.create_application(&application(a, "f1", 1), "firm:f1").await.expect("app");
         s.submit_application(&submit(a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
         prereview_to_review(s, a, &format!("j-{a}"), 200, 1).await;
-        assert_eq!(s.application(a).await.expect("get").map(|x| x.status), Some("under_review".into()));
+        assert_eq!(s.application(a).await.expect("get").map(|x| x.status.id()), Some("under_review"));
     }
     let rounds = s.prereview_rounds("a1").await.expect("rounds");
     assert_eq!((rounds[0].state.as_str(), rounds[0].outcome.as_deref()), ("done", Some("pass")));
@@ -317,7 +318,7 @@ async fn review_flow(s: &dyn Store) {
 
     let decide = |id: &str, status: &str| TrackDecision {
         track_id: id.into(),
-        status: status.into(),
+        status: status.parse().expect("a track status"),
         decided_by: "rev".into(),
         comment: Some("ok".into()),
         now: 300,
@@ -330,7 +331,7 @@ async fn review_flow(s: &dyn Store) {
         Err(StoreError::WrongStatus { .. })
     ));
     let (t, st) = s.decide_track(&decide("a1-e1", "approved"), "staff:rev").await.expect("decide");
-    assert_eq!((st, t.status.as_str(), t.decided_by.as_deref()), (Approved, "approved", Some("rev")));
+    assert_eq!((st, t.status.id(), t.decided_by.as_deref()), (Approved, "approved", Some("rev")));
     // a2: one rejects; the other department's task leaves the pending queue.
     let (_, st) = s.decide_track(&decide("a2-c1", "rejected"), "staff:rev").await.expect("decide");
     assert_eq!(st, Rejected);
@@ -348,7 +349,7 @@ async fn review_flow(s: &dyn Store) {
     prereview_to_review(s, "a3", "j-a3-2", 500, 2).await;
     let tracks = s.tracks("a3").await.expect("t");
     assert_eq!(
-        tracks.iter().map(|t| (t.round, t.status.as_str())).collect::<Vec<_>>(),
+        tracks.iter().map(|t| (t.round, t.status.id())).collect::<Vec<_>>(),
         vec![(2, "pending"), (2, "pending")]
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
@@ -398,7 +399,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     for t in ["a1-c1", "a1-e1"] {
         let d = TrackDecision {
             track_id: t.into(),
-            status: "approved".into(),
+            status: TrackStatus::Approved,
             decided_by: "r".into(),
             comment: None,
             now: 300,
@@ -414,7 +415,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     assert_eq!(s.allocate_permit_number("a1", "jingan", 2026, 401).await.expect("again").number, p.number);
     assert!(!s.issue_permit(&job.id, "someone-else", &p.number, "ab", 500).await.expect("not held"));
     assert!(s.issue_permit(&job.id, "signer", &p.number, "ab", 500).await.expect("issue"));
-    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some("issued".into()));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status.id()), Some("issued"));
     let p = s.permit(&p.number).await.expect("permit").expect("exists");
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
@@ -428,7 +429,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
         "a revoked permit permits nothing"
     );
     assert_eq!((r.status.as_str(), r.revoke_reason.as_deref()), ("revoked", Some("噪声扰民经查属实")));
-    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked.id().into()));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked));
     assert!(matches!(s.revoke_permit(&p.number, "again", "x", 700).await, Err(StoreError::WrongStatus { .. })));
     assert!(matches!(s.revoke_permit("nope", "x", "x", 700).await, Err(StoreError::NotFound)));
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
@@ -452,7 +453,7 @@ async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
             let (s, barrier) = (s.clone(), barrier.clone());
             let d = TrackDecision {
                 track_id: format!("a{i}-{dept}1"),
-                status: "approved".into(),
+                status: TrackStatus::Approved,
                 decided_by: format!("rev-{dept}"),
                 comment: None,
                 now: 300,
@@ -468,7 +469,7 @@ async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
     }
     for i in 0..CASES {
         let a = format!("a{i}");
-        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status), Some("approved".into()), "{a}");
+        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
         let seals = s.jobs_for_application(&a).await.expect("jobs").into_iter().filter(|j| j.kind == JOB_KIND_SEAL);
         assert_eq!(seals.count(), 1, "{a} has exactly one sealing job");
     }
@@ -533,10 +534,51 @@ async fn edits_racing_a_submit_never_change_a_submitted_case(s: Arc<dyn Store>) 
         assert_eq!(snapshot.len(), usize::from(uploaded.is_ok()), "{a}");
         assert_eq!(s.materials(&a).await.expect("materials").len(), usize::from(uploaded.is_ok()), "{a}");
         let app = s.application(&a).await.expect("get").expect("exists");
-        assert_eq!(app.status, "prereview");
+        assert_eq!(app.status.id(), "prereview");
         assert_eq!(app.form == "{\"edited\":true}", edited.is_ok(), "{a}");
     }
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+/// A stored value outside its closed set is reported as corruption, never guessed.
+async fn unknown_stored_values_are_corrupt(s: SqlStore) {
+    let corrupt = |r: StoreResult<_>| matches!(r, Err(StoreError::Corrupt(_)));
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.add_material(&material("m1", "a1", "site_plan"), "firm:f1").await.expect("m");
+    s.create_application(&application("a2", "f1", 1), "firm:f1").await.expect("app");
+    s.submit_application(&submit("a2", None, "j-a2", 100), "firm:f1").await.expect("submit");
+    prereview_to_review(&s, "a2", "j-a2", 200, 1).await;
+    let staff = StaffRecord {
+        id: "s1".into(),
+        username: "rev".into(),
+        password_hash: "h".into(),
+        role: Role::Reviewer,
+        department: Some(Department::Construction),
+        district: Some(nightpermit_domain::District::Jingan),
+        created_at: 1,
+    };
+    s.create_staff(&staff, "cli").await.expect("staff");
+
+    s.overwrite_column("materials", "kind", ("id", "m1"), "photo").await.expect("tamper");
+    assert!(corrupt(s.materials("a1").await.map(drop)));
+    s.overwrite_column("applications", "status", ("id", "a1"), "archived").await.expect("tamper");
+    assert!(corrupt(s.application("a1").await.map(drop)));
+    assert!(corrupt(s.list_applications(&ApplicationScope::All, 10, 0).await.map(drop)));
+    assert!(corrupt(s.submit_application(&submit("a1", None, "j-a1", 300), "firm:f1").await.map(drop)));
+    s.overwrite_column("staff", "role", ("id", "s1"), "superuser").await.expect("tamper");
+    assert!(corrupt(s.staff_by_username("rev").await.map(drop)));
+    s.overwrite_column("staff", "role", ("id", "s1"), "reviewer").await.expect("repair");
+    s.overwrite_column("staff", "department", ("id", "s1"), "planning").await.expect("tamper");
+    assert!(corrupt(s.staff_by_id("s1").await.map(drop)));
+    s.overwrite_column("review_tracks", "department", ("id", "a2-c1"), "planning").await.expect("tamper");
+    assert!(corrupt(s.tracks("a2").await.map(drop)));
+    s.overwrite_column("review_tracks", "status", ("id", "a2-e1"), "maybe").await.expect("tamper");
+    assert!(corrupt(s.track("a2-e1").await.map(drop)));
+    s.overwrite_column("decisions", "outcome", ("application_id", "a2"), "approve_anyway").await.expect("tamper");
+    assert!(corrupt(s.decisions("a2").await.map(drop)));
+    // Nothing was written on the strength of a guess.
+    assert_eq!(s.jobs_for_application("a1").await.expect("jobs").len(), 0);
 }
 
 fn refused_as_submitted(e: Option<&StoreError>) -> bool {
@@ -609,6 +651,9 @@ mod run {
     pub async fn edits_racing_a_submit_never_change_a_submitted_case(s: SqlStore) {
         super::edits_racing_a_submit_never_change_a_submitted_case(Arc::new(s)).await
     }
+    pub async fn unknown_stored_values_are_corrupt(s: SqlStore) {
+        super::unknown_stored_values_are_corrupt(s).await
+    }
     pub async fn review_flow(s: SqlStore) {
         super::review_flow(&s).await
     }
@@ -629,6 +674,7 @@ contract!(
     simultaneous_approvals_approve_once,
     edits_racing_a_submit_never_change_a_submitted_case,
     review_flow,
+    unknown_stored_values_are_corrupt,
     firm_records_and_grades,
     permits_issue_and_revoke
 );
