@@ -157,3 +157,122 @@ async fn a_corrupt_row_is_a_plain_server_error() {
     assert!(!body.to_string().contains("archived") && !body.to_string().contains("column"), "{body}");
     app.stop().await;
 }
+
+async fn withdraw(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/applications/{id}/withdraw")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The firm withdraws before a decision: draft, pre-review, or under review while neither
+/// department has decided; not once a department has, nor someone else's case.
+async fn withdrawal(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (_, token) = app.firm(4).await;
+    let (_, other) = app.firm(5).await;
+    let jc = app.staff("jc", "reviewer", Some("construction"), Some("jingan")).await;
+
+    let draft = app.create_application(&token, &example_form()).await["id"].as_str().expect("id").to_string();
+    problem(withdraw(&app, &other, &draft).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let r = withdraw(&app, &token, &draft).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!((v["id"].as_str(), v["status"].as_str()), (Some(draft.as_str()), Some("withdrawn")));
+    problem(withdraw(&app, &token, &draft).await, StatusCode::CONFLICT, "INVALID_STATE").await;
+    let audit = app.state.store.audit_entries_for("application", &draft).await.expect("audit");
+    assert_eq!(audit.last().map(|e| e.action.as_str()), Some("application.withdrawn"));
+
+    // In pre-review: the worker's job for it becomes stale and changes nothing.
+    let in_prereview = submitted_case(&app, &token).await;
+    assert_eq!(withdraw(&app, &token, &in_prereview).await.status(), StatusCode::OK);
+
+    // Under review, nobody has decided yet.
+    let undecided = submitted_case(&app, &token).await;
+    to_review(&app, &undecided).await;
+    assert_eq!(withdraw(&app, &token, &undecided).await.status(), StatusCode::OK);
+    let v: Value =
+        app.get(&format!("/api/v1/applications/{undecided}"), Some(&token)).await.json().await.expect("json");
+    assert_eq!(v["status"], "withdrawn");
+
+    // Under review, one department has approved: too late.
+    let half = submitted_case(&app, &token).await;
+    to_review(&app, &half).await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/review/tasks/{half}-construction/decision"),
+            Some(&jc),
+            &json!({"outcome": "approve"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    problem(withdraw(&app, &token, &half).await, StatusCode::CONFLICT, "INVALID_STATE").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawal_sqlite() {
+    withdrawal(Db::Sqlite).await
+}
+
+#[tokio::test]
+async fn withdrawal_postgres() {
+    withdrawal(Db::Postgres).await
+}
+
+/// After its last night a permit is stored `expired` by the worker's housekeeping, which also
+/// purges ended sessions.
+async fn expiry(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (_, token) = app.firm(6).await;
+    let id = submitted_case(&app, &token).await;
+    to_review(&app, &id).await;
+    let jc = app.staff("jc", "reviewer", Some("construction"), Some("jingan")).await;
+    let je = app.staff("je", "reviewer", Some("environment"), Some("jingan")).await;
+    for (reviewer, dept) in [(&jc, "construction"), (&je, "environment")] {
+        let r = app
+            .post_json(
+                &format!("/api/v1/review/tasks/{id}-{dept}/decision"),
+                Some(reviewer),
+                &json!({"outcome": "approve"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // Issue without rendering a PDF (sealing has its own tests).
+    let store = &app.state.store;
+    let now = app.state.clock.now_ms();
+    let job = store.claim_job(&[JOB_KIND_SEAL], "signer", now, 60_000).await.expect("claim").expect("seal job");
+    let permit = store.allocate_permit_number(&id, "jingan", 2026, now).await.expect("number");
+    assert!(store.issue_permit(&job.id, "signer", &permit.number, "ab", now).await.expect("issue"));
+
+    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    assert_eq!(store.permit(&permit.number).await.expect("permit").map(|p| p.status), Some("valid".into()));
+
+    // The example form's nights begin five days from now and last three nights.
+    app.state.clock.advance_ms(30 * 24 * 3_600_000);
+    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    assert_eq!(store.permit(&permit.number).await.expect("permit").map(|p| p.status), Some("expired".into()));
+    let a = store.application(&id).await.expect("app").expect("exists");
+    assert_eq!(a.status, nightpermit_domain::ApplicationStatus::Expired);
+    let audit = store.audit_entries_for("application", &id).await.expect("audit");
+    assert_eq!(audit.last().map(|e| e.action.as_str()), Some("permit.expired"));
+    // Running again changes nothing.
+    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    assert_eq!(store.audit_entries_for("application", &id).await.expect("audit").len(), audit.len());
+    // Thirty days on, every session of this test has ended and is gone.
+    assert_eq!(store.delete_expired_sessions(app.state.clock.now_ms()).await.expect("purge"), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expiry_sqlite() {
+    expiry(Db::Sqlite).await
+}
+
+#[tokio::test]
+async fn expiry_postgres() {
+    expiry(Db::Postgres).await
+}

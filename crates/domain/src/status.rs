@@ -79,7 +79,8 @@ impl ApplicationStatus {
         match self {
             Draft => &[Prereview, Withdrawn],
             // A clean pre-review goes to the departments; the rules may approve or reject at once.
-            Prereview => &[NeedsCorrection, UnderReview, Approved, Rejected],
+            // The firm may withdraw while the machine reads its materials.
+            Prereview => &[NeedsCorrection, UnderReview, Approved, Rejected, Withdrawn],
             NeedsCorrection => &[Prereview, Withdrawn],
             UnderReview => &[Approved, Rejected, NeedsCorrection, Withdrawn],
             Approved => &[Issued],
@@ -162,6 +163,7 @@ mod tests {
             (Prereview, UnderReview),
             (Prereview, Approved),
             (Prereview, Rejected),
+            (Prereview, Withdrawn),
             (NeedsCorrection, Prereview),
             (NeedsCorrection, Withdrawn),
             (UnderReview, Approved),

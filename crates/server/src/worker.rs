@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub const SYSTEM_ACTOR: &str = "system";
+/// How often a worker expires permits whose nights are over and purges ended sessions. Every
+/// worker does it; both steps are idempotent, so several workers do no harm.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown` turns true; finishes the job in hand first.
 pub async fn run(
@@ -29,9 +32,16 @@ pub async fn run(
     let poll = Duration::from_millis(state.settings.worker.poll_interval_ms);
     let lease_ms = state.settings.jobs.lease_secs * 1000;
     tracing::info!(worker = %worker_id, "pre-review worker started");
+    let mut housekeeping_due = tokio::time::Instant::now();
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        if tokio::time::Instant::now() >= housekeeping_due {
+            if let Err(e) = housekeeping(&state).await {
+                tracing::error!(error = %e, "housekeeping failed; will try again");
+            }
+            housekeeping_due = tokio::time::Instant::now() + HOUSEKEEPING_EVERY;
         }
         let now = state.clock.now_ms();
         match state.store.claim_job(&[JOB_KIND_PREREVIEW, JOB_KIND_SEAL], &worker_id, now, lease_ms).await {
@@ -81,6 +91,26 @@ pub async fn run(
         }
     }
     tracing::info!(worker = %worker_id, "pre-review worker stopped");
+}
+
+/// Stores `expired` on permits whose last night has ended, and deletes ended sessions.
+pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now_ms();
+    // Only permits whose last night began by today can be over; the form's exact night window
+    // decides (a night beginning on the end date usually ends the next morning).
+    let today = crate::views::shanghai_today(now);
+    for p in state.store.valid_permits_ending_by(&today.to_string()).await? {
+        let Some(app) = state.store.application(&p.application_id).await? else { continue };
+        let form: ApplicationForm = serde_json::from_str(&app.form)?;
+        if crate::routes::permits::nights_over(&form, now) && state.store.expire_permit(&p.number, now).await? {
+            tracing::info!(permit = %p.number, "permit expired");
+        }
+    }
+    let purged = state.store.delete_expired_sessions(now).await?;
+    if purged > 0 {
+        tracing::info!(sessions = purged, "ended sessions purged");
+    }
+    Ok(())
 }
 
 fn tracks_for(

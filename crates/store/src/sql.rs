@@ -846,6 +846,54 @@ impl Store for SqlStore {
             other => other,
         }
     }
+    async fn withdraw_application(
+        &self,
+        application_id: &str,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin_write().await?;
+        // Locked, so a department's decision either committed before (and is seen below) or
+        // waits and then finds the case withdrawn.
+        let app = self.lock_application(&mut tx, application_id).await?;
+        let current = app.status;
+        let allowed = match current {
+            ApplicationStatus::Draft | ApplicationStatus::Prereview | ApplicationStatus::NeedsCorrection => true,
+            ApplicationStatus::UnderReview => {
+                let (decided,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM review_tracks WHERE application_id = $1 AND round = $2 AND status <> $3",
+                )
+                .bind(application_id)
+                .bind(app.round)
+                .bind(TrackStatus::Pending.id())
+                .fetch_one(&mut *tx)
+                .await?;
+                decided == 0
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Err(StoreError::WrongStatus { current });
+        }
+        Self::move_application(&mut tx, application_id, current, ApplicationStatus::Withdrawn, now).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "application.withdrawn",
+                entity: "application",
+                entity_id: application_id,
+                before: status_json(current),
+                after: status_json(ApplicationStatus::Withdrawn),
+            },
+        )
+        .await?;
+        let withdrawn = self.lock_application(&mut tx, application_id).await?;
+        tx.commit().await?;
+        Ok(withdrawn)
+    }
+
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"
@@ -1355,6 +1403,46 @@ impl Store for SqlStore {
         .fetch_all(&self.read)
         .await?;
         Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    async fn valid_permits_ending_by(&self, date: &str) -> StoreResult<Vec<PermitRecord>> {
+        let columns = PERMIT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
+        // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.
+        Ok(sqlx::query_as(&format!(
+            "SELECT {columns} FROM permits p JOIN applications a ON a.id = p.application_id \
+             WHERE p.status = 'valid' AND a.end_date <= $1 ORDER BY p.number"
+        ))
+        .bind(date)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn expire_permit(&self, number: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let application_id = Self::permit_in(&mut tx, number).await?.application_id;
+        let app = self.lock_application(&mut tx, &application_id).await?;
+        // Read again under the lock: a revocation may have committed meanwhile.
+        let permit = Self::permit_in(&mut tx, number).await?;
+        if permit.status != "valid" || app.status != ApplicationStatus::Issued {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE permits SET status = 'expired' WHERE number = $1").bind(number).execute(&mut *tx).await?;
+        Self::move_application(&mut tx, &application_id, app.status, ApplicationStatus::Expired, now).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor: "system",
+                action: "permit.expired",
+                entity: "application",
+                entity_id: &application_id,
+                before: status_json(app.status),
+                after: Some(serde_json::json!({"status": "expired", "permit": number}).to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {

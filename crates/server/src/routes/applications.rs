@@ -415,6 +415,22 @@ pub async fn delete_material(
     }
 }
 
+/// The firm withdraws its application before a decision (draft, pre-review, returned for
+/// correction, or under review before either department decided).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/withdraw", tag = "applications", security(("bearer" = [])),
+    params(("id" = String, Path, description = "application id")),
+    responses((status = 200, body = ApplicationView), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "INVALID_STATE: already decided, or a department has decided")))]
+pub async fn withdraw_application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApplicationView>> {
+    owned_application(&state, &caller, &id).await?;
+    let withdrawn = state.store.withdraw_application(&id, &caller.actor(), state.clock.now_ms()).await?;
+    Ok(Json(application_view(&state, &caller, withdrawn).await?))
+}
+
 /// Submits the application: one case, one pre-review job. Repeat-safe with `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/applications/{id}/submit", tag = "applications", security(("bearer" = [])),
     params(("id" = String, Path, description = "application id"),
