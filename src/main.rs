@@ -406,9 +406,9 @@ fn staff_record(
         id: uuid::Uuid::now_v7().to_string(),
         username: username.to_string(),
         password_hash: hash_password(password)?,
-        role: role.id().into(),
-        department: department.map(|d| d.id().to_string()),
-        district: district.map(|d| d.id().to_string()),
+        role,
+        department,
+        district,
         created_at: chrono::Utc::now().timestamp_millis(),
     })
 }
@@ -476,15 +476,10 @@ async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&s
     for d in &decisions {
         // Decisions made without facts (a pre-review that failed and went to a human) are not rules decisions.
         let Ok(facts) = serde_json::from_str::<nightpermit_rules::Facts>(&d.facts) else { continue };
-        if facts.0.is_empty() {
+        if facts.is_empty() {
             continue;
         }
-        let before = match d.outcome.as_str() {
-            "auto_approve" => nightpermit_rules::Outcome::AutoApprove,
-            "reject" => nightpermit_rules::Outcome::Reject,
-            _ => nightpermit_rules::Outcome::ManualReview,
-        };
-        snapshots.push((format!("{}#{}", d.application_id, d.round), before, facts));
+        snapshots.push((format!("{}#{}", d.application_id, d.round), d.outcome, facts));
     }
     let (total, changes) =
         nightpermit_rules::simulate(&new_rules, snapshots.iter().map(|(c, o, f)| (c.as_str(), *o, f)));

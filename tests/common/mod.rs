@@ -159,9 +159,9 @@ impl TestApp {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.into(),
             password_hash: nightpermit_server::auth::hash_password("staff-pass-1").expect("hash"),
-            role: role.into(),
-            department: department.map(Into::into),
-            district: district.map(Into::into),
+            role: role.parse().expect("a known role"),
+            department: department.map(|d| d.parse().expect("a known department")),
+            district: district.map(|d| d.parse().expect("a known district")),
             created_at: 0,
         };
         self.state.store.create_staff(&record, "test").await.expect("staff");

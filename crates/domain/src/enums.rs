@@ -50,6 +50,14 @@ macro_rules! closed_set {
                 f.write_str(self.id())
             }
         }
+
+        /// For decoding stored text: an unknown value is an error, never a guess.
+        impl TryFrom<String> for $name {
+            type Error = UnknownValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
     };
 }
 
@@ -113,6 +121,26 @@ closed_set!(
     Department, "部门", {
         Construction => "construction", "建设管理委员会";
         Environment => "environment", "生态环境局";
+    }
+);
+
+closed_set!(
+    /// Where one department's review of one round stands.
+    TrackStatus, "审核任务状态", {
+        Pending => "pending", "待审核";
+        Approved => "approved", "同意";
+        Rejected => "rejected", "不予批准";
+        CorrectionRequested => "correction_requested", "要求补正";
+    }
+);
+
+closed_set!(
+    /// What the rules decided for a case; ordered weakest to strongest, so the strongest
+    /// matching rule wins.
+    DecisionOutcome, "审批结论", {
+        AutoApprove => "auto_approve", "自动批准";
+        ManualReview => "manual_review", "人工审核";
+        Reject => "reject", "不予批准";
     }
 );
 

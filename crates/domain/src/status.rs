@@ -79,7 +79,8 @@ impl ApplicationStatus {
         match self {
             Draft => &[Prereview, Withdrawn],
             // A clean pre-review goes to the departments; the rules may approve or reject at once.
-            Prereview => &[NeedsCorrection, UnderReview, Approved, Rejected],
+            // The firm may withdraw while the machine reads its materials.
+            Prereview => &[NeedsCorrection, UnderReview, Approved, Rejected, Withdrawn],
             NeedsCorrection => &[Prereview, Withdrawn],
             UnderReview => &[Approved, Rejected, NeedsCorrection, Withdrawn],
             Approved => &[Issued],
@@ -122,6 +123,14 @@ impl FromStr for ApplicationStatus {
     }
 }
 
+/// For decoding stored text: an unknown status is an error, never a guess.
+impl TryFrom<String> for ApplicationStatus {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl fmt::Display for ApplicationStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
@@ -154,6 +163,7 @@ mod tests {
             (Prereview, UnderReview),
             (Prereview, Approved),
             (Prereview, Rejected),
+            (Prereview, Withdrawn),
             (NeedsCorrection, Prereview),
             (NeedsCorrection, Withdrawn),
             (UnderReview, Approved),

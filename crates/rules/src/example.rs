@@ -1,7 +1,7 @@
 //! A worked example for tests, benchmarks and documentation: the facts of a credit-worthy firm
 //! asking for three nights of concrete pour in December, which the default rule set approves.
 
-use crate::facts::{FactValue, Facts, Interval};
+use crate::facts::{Fact, FactValue, Facts, Interval};
 use chrono::{Duration, NaiveDateTime};
 
 fn at(s: &str) -> NaiveDateTime {
@@ -21,26 +21,26 @@ pub fn nights(first: &str, n: i64) -> FactValue {
 /// Every schema fact, set so that no default rule holds.
 pub fn clean_facts() -> Facts {
     let mut f = Facts::default();
-    f.set("firm.grade", FactValue::Text("green".into()))
-        .set("firm.permits_24m", FactValue::Int(5))
-        .set("firm.upheld_complaints_12m", FactValue::Int(0))
-        .set("firm.days_since_upheld_complaint", FactValue::Int(100_000))
-        .set("firm.inspection_violations_12m", FactValue::Int(0))
-        .set("firm.penalties_12m", FactValue::Int(0))
-        .set("site.night_days_this_month", FactValue::Int(4))
-        .set("site.night_days_with_request", FactValue::Int(7))
-        .set("site.hours_since_last_approval_end", FactValue::Number(100.0))
-        .set("request.nights", FactValue::Int(3))
-        .set("request.nightly_hours", FactValue::Number(6.0))
-        .set("request.process", FactValue::Text("continuous_pour".into()))
-        .set("request.district", FactValue::Text("jingan".into()))
-        .set("request.max_equipment_db", FactValue::Int(85))
-        .set("request.measures", FactValue::TextList(vec!["设置移动式隔声屏".into(), "禁止鸣笛".into()]))
-        .set("request.intervals", nights("2026-12-01", 3))
-        .set("request.nights_on_holidays", FactValue::Int(0))
-        .set("prereview.warnings", FactValue::Int(0))
+    f.set(Fact::FirmGrade, FactValue::Text("green".into()))
+        .set(Fact::FirmPermits24m, FactValue::Int(5))
+        .set(Fact::FirmUpheldComplaints12m, FactValue::Int(0))
+        .set(Fact::FirmDaysSinceUpheldComplaint, FactValue::Int(100_000))
+        .set(Fact::FirmInspectionViolations12m, FactValue::Int(0))
+        .set(Fact::FirmPenalties12m, FactValue::Int(0))
+        .set(Fact::SiteNightDaysThisMonth, FactValue::Int(4))
+        .set(Fact::SiteNightDaysWithRequest, FactValue::Int(7))
+        .set(Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(100.0))
+        .set(Fact::RequestNights, FactValue::Int(3))
+        .set(Fact::RequestNightlyHours, FactValue::Number(6.0))
+        .set(Fact::RequestProcess, FactValue::Text("continuous_pour".into()))
+        .set(Fact::RequestDistrict, FactValue::Text("jingan".into()))
+        .set(Fact::RequestMaxEquipmentDb, FactValue::Int(85))
+        .set(Fact::RequestMeasures, FactValue::TextList(vec!["设置移动式隔声屏".into(), "禁止鸣笛".into()]))
+        .set(Fact::RequestIntervals, nights("2026-12-01", 3))
+        .set(Fact::RequestNightsOnHolidays, FactValue::Int(0))
+        .set(Fact::PrereviewWarnings, FactValue::Int(0))
         .set(
-            "calendar.exam_quiet_periods",
+            Fact::CalendarExamQuietPeriods,
             FactValue::Intervals(vec![Interval { start: at("2026-05-31 22:00"), end: at("2026-06-15 06:00") }]),
         );
     f

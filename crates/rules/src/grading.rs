@@ -14,6 +14,12 @@ pub enum Grade {
 }
 
 impl Grade {
+    pub const ALL: &'static [Grade] = &[Grade::Green, Grade::Yellow, Grade::Red];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|g| g.id() == s)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Grade::Green => "green",

@@ -1,5 +1,6 @@
 //! Rule sets as data (`config/rules/*.toml`) and their pure evaluation:
-//! `evaluate(&RuleSet, &Facts) -> Decision`. No I/O beyond parsing the text callers hand in.
+//! `decide(&RuleSet, &Facts) -> Decision`, which checks the facts first and sends a case whose
+//! facts are incomplete to a human. No I/O beyond parsing the text callers hand in.
 #![forbid(unsafe_code)]
 
 pub mod example;
@@ -7,5 +8,8 @@ mod facts;
 pub mod grading;
 mod ruleset;
 
-pub use facts::{FactType, FactValue, Facts, Interval, FACT_SCHEMA};
-pub use ruleset::{evaluate, simulate, Decision, Outcome, RuleSet, RuleSetError, SimulationChange, TraceEntry};
+pub use facts::{CheckedFacts, Fact, FactProblem, FactType, FactValue, Facts, Interval};
+pub use ruleset::{
+    decide, evaluate, simulate, Decision, Outcome, RuleSet, RuleSetError, SimulationChange, TraceEntry,
+    FACTS_INCOMPLETE,
+};

@@ -1,27 +1,12 @@
 //! Loading, validating and evaluating a rule set.
 
-use crate::facts::{fact_type, FactType, FactValue, Facts};
+use crate::facts::{CheckedFacts, Fact, FactType, FactValue, Facts};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    AutoApprove,
-    ManualReview,
-    Reject,
-}
-
-impl Outcome {
-    pub fn id(self) -> &'static str {
-        match self {
-            Outcome::AutoApprove => "auto_approve",
-            Outcome::ManualReview => "manual_review",
-            Outcome::Reject => "reject",
-        }
-    }
-}
+/// The rules' outcome is the domain's, so the store keeps it typed too.
+pub use nightpermit_domain::DecisionOutcome as Outcome;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleSetError {
@@ -36,24 +21,24 @@ enum Condition {
     Any(Vec<Condition>),
     Not(Box<Condition>),
     Compare {
-        fact: String,
+        fact: Fact,
         op: CompareOp,
         value: FactValue,
     },
     /// The text fact is one of these.
     In {
-        fact: String,
+        fact: Fact,
         values: Vec<String>,
     },
     /// Some element of the text-list fact contains one of these substrings.
     AnyContains {
-        fact: String,
+        fact: Fact,
         needles: Vec<String>,
     },
     /// Some interval of `fact` overlaps some interval of `other`.
     Overlaps {
-        fact: String,
-        other: String,
+        fact: Fact,
+        other: Fact,
     },
 }
 
@@ -200,7 +185,10 @@ impl Loader<'_> {
         let Some(fact) = &spec.fact else { return Err(self.err(at, "missing fact")) };
         let at = fact.span().start;
         let name = fact.get_ref().clone();
-        let ty = fact_type(&name).ok_or_else(|| self.err(at, format!("unknown fact {name:?} (see FACT_SCHEMA)")))?;
+        let known = Fact::from_name(&name);
+        let known = known
+            .ok_or_else(|| self.err(at, format!("unknown fact {name:?} (see Fact in crates/rules/src/facts.rs)")))?;
+        let ty = known.fact_type();
         let comparisons = [
             (CompareOp::Eq, &spec.eq),
             (CompareOp::Ne, &spec.ne),
@@ -222,34 +210,30 @@ impl Loader<'_> {
         for (op, v) in comparisons {
             if let Some(v) = v {
                 let ordered = !matches!(op, CompareOp::Eq | CompareOp::Ne);
-                return Ok(Condition::Compare {
-                    fact: name.clone(),
-                    op,
-                    value: self.literal(&name, ty, v, at, ordered)?,
-                });
+                return Ok(Condition::Compare { fact: known, op, value: self.literal(&name, ty, v, at, ordered)? });
             }
         }
         if let Some(values) = &spec.in_ {
             if ty != FactType::Text {
                 return Err(self.err(at, format!("`in` needs a Text fact; {name} is {ty:?}")));
             }
-            return Ok(Condition::In { fact: name, values: values.clone() });
+            return Ok(Condition::In { fact: known, values: values.clone() });
         }
         if let Some(needles) = &spec.any_contains {
             if ty != FactType::TextList {
                 return Err(self.err(at, format!("`any_contains` needs a TextList fact; {name} is {ty:?}")));
             }
-            return Ok(Condition::AnyContains { fact: name, needles: needles.clone() });
+            return Ok(Condition::AnyContains { fact: known, needles: needles.clone() });
         }
         if let Some(other) = &spec.overlaps {
-            let other_ty = fact_type(other.get_ref());
-            if ty != FactType::Intervals || other_ty != Some(FactType::Intervals) {
+            let other_fact = Fact::from_name(other.get_ref()).filter(|f| f.fact_type() == FactType::Intervals);
+            let Some(other_fact) = other_fact.filter(|_| ty == FactType::Intervals) else {
                 return Err(self.err(
                     other.span().start,
                     format!("`overlaps` needs two Intervals facts; got {name} and {}", other.get_ref()),
                 ));
-            }
-            return Ok(Condition::Overlaps { fact: name, other: other.get_ref().clone() });
+            };
+            return Ok(Condition::Overlaps { fact: known, other: other_fact });
         }
         Err(self.err(at, "no operator"))
     }
@@ -318,11 +302,11 @@ fn compare(op: CompareOp, actual: &FactValue, expected: &FactValue) -> bool {
     }
 }
 
-fn holds(c: &Condition, facts: &Facts, read: &mut BTreeMap<String, FactValue>) -> bool {
-    let mut get = |name: &str| -> Option<FactValue> {
-        let v = facts.get(name).cloned();
+fn holds(c: &Condition, facts: &CheckedFacts<'_>, read: &mut BTreeMap<String, FactValue>) -> bool {
+    let mut get = |fact: &Fact| -> Option<FactValue> {
+        let v = facts.get(*fact).cloned();
         if let Some(v) = &v {
-            read.insert(name.to_string(), v.clone());
+            read.insert(fact.name().to_string(), v.clone());
         }
         v
     };
@@ -346,10 +330,35 @@ fn holds(c: &Condition, facts: &Facts, read: &mut BTreeMap<String, FactValue>) -
     }
 }
 
-/// Evaluates every rule. Reject beats manual review beats auto-approval. A fact missing from
-/// `facts` makes its comparison false, so callers must check `Facts::problems` first (the
-/// server does, and sends such a case to a human).
-pub fn evaluate(set: &RuleSet, facts: &Facts) -> Decision {
+/// The rule id a decision names when the facts were incomplete and no rule was evaluated.
+pub const FACTS_INCOMPLETE: &str = "facts_incomplete";
+
+/// Decides a case: evaluates the rules on its facts if they pass [`Facts::check`]; otherwise
+/// the case goes to a human with one Chinese reason per missing or malformed fact. This fails
+/// closed: a fact the server could not establish never lets a case be auto-approved.
+pub fn decide(set: &RuleSet, facts: &Facts) -> Decision {
+    match facts.check() {
+        Ok(checked) => evaluate(set, &checked),
+        Err(problems) => Decision {
+            outcome: Outcome::ManualReview,
+            ruleset_id: set.id.clone(),
+            ruleset_version: set.version.clone(),
+            ruleset_sha256: set.sha256.clone(),
+            reasons: problems.iter().map(|p| p.reason()).collect(),
+            matched: vec![FACTS_INCOMPLETE.to_string()],
+            trace: Vec::new(),
+        },
+    }
+}
+
+/// Evaluates every rule on checked facts. Reject beats manual review beats auto-approval.
+///
+/// Unchecked facts do not compile:
+/// ```compile_fail
+/// let set = nightpermit_rules::RuleSet::from_toml("x.toml", "id = \"x\"\nversion = \"1\"\nrules = []").unwrap();
+/// nightpermit_rules::evaluate(&set, &nightpermit_rules::Facts::default());
+/// ```
+pub fn evaluate(set: &RuleSet, facts: &CheckedFacts<'_>) -> Decision {
     let mut trace = Vec::with_capacity(set.rules.len());
     let mut matched: Vec<&Rule> = Vec::new();
     for rule in &set.rules {
@@ -390,7 +399,7 @@ pub fn simulate<'a>(
     let mut changes = Vec::new();
     for (case, before, facts) in snapshots {
         total += 1;
-        let d = evaluate(set, facts);
+        let d = decide(set, facts);
         if d.outcome != before {
             changes.push(SimulationChange {
                 case: case.to_string(),

@@ -18,7 +18,7 @@ fn set() -> RuleSet {
 fn clean_case_is_auto_approved_with_a_full_trace() {
     let facts = clean();
     assert!(facts.problems().is_empty(), "{:?}", facts.problems());
-    let d = evaluate(&set(), &facts);
+    let d = decide(&set(), &facts);
     assert_eq!(d.outcome, Outcome::AutoApprove);
     assert!(d.reasons.is_empty());
     assert_eq!(d.trace.len(), set().rule_ids().len());
@@ -34,71 +34,71 @@ fn each_rule_alone_flips_the_outcome() {
             "exam_quiet_period",
             Outcome::Reject,
             Box::new(|f| {
-                f.set("request.intervals", nights("2026-06-05", 2));
+                f.set(Fact::RequestIntervals, nights("2026-06-05", 2));
             }),
         ),
         (
             "grade_not_green",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("firm.grade", FactValue::Text("yellow".into()));
+                f.set(Fact::FirmGrade, FactValue::Text("yellow".into()));
             }),
         ),
         (
             "too_few_permits",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("firm.permits_24m", FactValue::Int(2));
+                f.set(Fact::FirmPermits24m, FactValue::Int(2));
             }),
         ),
         (
             "recent_upheld_complaint",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("firm.days_since_upheld_complaint", FactValue::Int(89));
+                f.set(Fact::FirmDaysSinceUpheldComplaint, FactValue::Int(89));
             }),
         ),
         (
             "too_many_nights",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("request.nights", FactValue::Int(4));
+                f.set(Fact::RequestNights, FactValue::Int(4));
             }),
         ),
         (
             "site_month_cap",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("site.night_days_with_request", FactValue::Int(16));
+                f.set(Fact::SiteNightDaysWithRequest, FactValue::Int(16));
             }),
         ),
         (
             "too_soon_after_last",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("site.hours_since_last_approval_end", FactValue::Number(23.5));
+                f.set(Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(23.5));
             }),
         ),
         (
             "process_other",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("request.process", FactValue::Text("other".into()));
+                f.set(Fact::RequestProcess, FactValue::Text("other".into()));
             }),
         ),
         (
             "loud_equipment_without_barrier",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("request.max_equipment_db", FactValue::Int(100));
-                f.set("request.measures", FactValue::TextList(vec!["禁止鸣笛".into()]));
+                f.set(Fact::RequestMaxEquipmentDb, FactValue::Int(100));
+                f.set(Fact::RequestMeasures, FactValue::TextList(vec!["禁止鸣笛".into()]));
             }),
         ),
         (
             "prereview_warnings",
             Outcome::ManualReview,
             Box::new(|f| {
-                f.set("prereview.warnings", FactValue::Int(1));
+                f.set(Fact::PrereviewWarnings, FactValue::Int(1));
             }),
         ),
     ];
@@ -107,7 +107,7 @@ fn each_rule_alone_flips_the_outcome() {
     for (rule, outcome, change) in scenarios {
         let mut f = clean();
         change(&mut f);
-        let d = evaluate(&set, &f);
+        let d = decide(&set, &f);
         assert_eq!(d.outcome, outcome, "{rule}");
         assert_eq!(d.matched, vec![rule.to_string()], "{rule} alone");
         assert_eq!(d.reasons.len(), 1);
@@ -119,44 +119,44 @@ fn boundaries_do_not_flip() {
     let set = set();
     let at_limit: Vec<Change> = vec![
         Box::new(|f| {
-            f.set("firm.permits_24m", FactValue::Int(3));
+            f.set(Fact::FirmPermits24m, FactValue::Int(3));
         }),
         Box::new(|f| {
-            f.set("firm.days_since_upheld_complaint", FactValue::Int(90));
+            f.set(Fact::FirmDaysSinceUpheldComplaint, FactValue::Int(90));
         }),
         Box::new(|f| {
-            f.set("site.night_days_with_request", FactValue::Int(15));
+            f.set(Fact::SiteNightDaysWithRequest, FactValue::Int(15));
         }),
         Box::new(|f| {
-            f.set("site.hours_since_last_approval_end", FactValue::Number(24.0));
+            f.set(Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(24.0));
         }),
         // Loud, but behind a barrier.
         Box::new(|f| {
-            f.set("request.max_equipment_db", FactValue::Int(110));
+            f.set(Fact::RequestMaxEquipmentDb, FactValue::Int(110));
         }),
         // In the quiet period, but emergency repair.
         Box::new(|f| {
-            f.set("request.intervals", nights("2026-06-05", 1));
-            f.set("request.process", FactValue::Text("emergency_repair".into()));
+            f.set(Fact::RequestIntervals, nights("2026-06-05", 1));
+            f.set(Fact::RequestProcess, FactValue::Text("emergency_repair".into()));
         }),
         // The night before the quiet period starts ends at 04:00 on 31 May.
         Box::new(|f| {
-            f.set("request.intervals", nights("2026-05-30", 1));
+            f.set(Fact::RequestIntervals, nights("2026-05-30", 1));
         }),
     ];
     for (i, change) in at_limit.into_iter().enumerate() {
         let mut f = clean();
         change(&mut f);
-        assert_eq!(evaluate(&set, &f).outcome, Outcome::AutoApprove, "case {i}");
+        assert_eq!(decide(&set, &f).outcome, Outcome::AutoApprove, "case {i}");
     }
 }
 
 #[test]
 fn reject_wins_over_manual_review_and_all_reasons_are_given() {
     let mut f = clean();
-    f.set("request.intervals", nights("2026-06-01", 2));
-    f.set("firm.grade", FactValue::Text("red".into()));
-    let d = evaluate(&set(), &f);
+    f.set(Fact::RequestIntervals, nights("2026-06-01", 2));
+    f.set(Fact::FirmGrade, FactValue::Text("red".into()));
+    let d = decide(&set(), &f);
     assert_eq!(d.outcome, Outcome::Reject);
     assert_eq!(d.matched, vec!["exam_quiet_period".to_string(), "grade_not_green".to_string()]);
 }
@@ -190,7 +190,7 @@ fn simulation_reports_changed_decisions_only() {
     let strict = RuleSet::from_toml("strict.toml", &strict).expect("valid");
     let two_nights = {
         let mut f = clean();
-        f.set("request.nights", FactValue::Int(2));
+        f.set(Fact::RequestNights, FactValue::Int(2));
         f
     };
     let three = clean();
@@ -202,10 +202,57 @@ fn simulation_reports_changed_decisions_only() {
 }
 
 #[test]
-fn missing_facts_are_reported() {
+fn each_missing_fact_sends_the_case_to_a_human_naming_it() {
+    let set = set();
+    for &fact in Fact::ALL {
+        let mut f = clean();
+        f.remove(fact);
+        let d = decide(&set, &f);
+        assert_eq!(d.outcome, Outcome::ManualReview, "{} missing", fact.name());
+        assert_eq!(d.matched, vec![FACTS_INCOMPLETE.to_string()]);
+        assert_eq!(d.reasons.len(), 1, "{:?}", d.reasons);
+        assert!(d.reasons[0].contains(fact.name()) && d.reasons[0].contains(fact.label()), "{}", d.reasons[0]);
+        assert!(d.reasons[0].contains("缺少"), "{}", d.reasons[0]);
+    }
+}
+
+#[test]
+fn malformed_facts_send_the_case_to_a_human_naming_them() {
+    let set = set();
+    let malformed: Vec<(Fact, FactValue)> = vec![
+        (Fact::RequestNights, FactValue::Text("3".into())),
+        (Fact::FirmGrade, FactValue::Text("purple".into())),
+        (Fact::FirmPermits24m, FactValue::Int(-1)),
+        (Fact::RequestNights, FactValue::Int(0)),
+        (Fact::RequestNightlyHours, FactValue::Number(f64::NAN)),
+        (Fact::RequestNightlyHours, FactValue::Number(0.0)),
+        (Fact::RequestProcess, FactValue::Text("piling".into())),
+        (Fact::RequestDistrict, FactValue::Text("beijing".into())),
+        (Fact::RequestMaxEquipmentDb, FactValue::Int(0)),
+        (Fact::RequestIntervals, FactValue::Intervals(vec![])),
+        (Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(f64::INFINITY)),
+    ];
+    for (fact, value) in malformed {
+        let mut f = clean();
+        f.set(fact, value.clone());
+        let d = decide(&set, &f);
+        assert_eq!(d.outcome, Outcome::ManualReview, "{} = {value:?}", fact.name());
+        assert_eq!(d.reasons.len(), 1, "{:?}", d.reasons);
+        assert!(d.reasons[0].contains(fact.name()), "{}", d.reasons[0]);
+    }
+    // Values that are merely unusual stay with the rules: overlapping nights give negative hours.
     let mut f = clean();
-    f.0.remove("firm.grade");
-    f.set("request.nights", FactValue::Text("3".into()));
-    let p = f.problems();
-    assert_eq!(p.len(), 2, "{p:?}");
+    f.set(Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(-3.0));
+    assert!(f.check().is_ok());
+}
+
+#[test]
+fn a_stored_snapshot_missing_a_fact_replays_as_manual_review() {
+    let mut f = clean();
+    f.remove(Fact::FirmGrade);
+    let stored = serde_json::to_string(&f).expect("json");
+    let replayed: Facts = serde_json::from_str(&stored).expect("json");
+    let (_, changes) = simulate(&set(), [("a", Outcome::AutoApprove, &replayed)]);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].after, Outcome::ManualReview);
 }

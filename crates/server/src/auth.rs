@@ -72,7 +72,7 @@ impl Caller {
     pub fn role(&self) -> Role {
         match self {
             Caller::Firm(_) => Role::Firm,
-            Caller::Staff(s) => s.role.parse().unwrap_or(Role::Auditor),
+            Caller::Staff(s) => s.role,
         }
     }
 
@@ -94,14 +94,14 @@ impl Caller {
     pub fn district(&self) -> Option<District> {
         match self {
             Caller::Firm(_) => None,
-            Caller::Staff(s) => s.district.as_deref().and_then(|d| d.parse().ok()),
+            Caller::Staff(s) => s.district,
         }
     }
 
     pub fn department(&self) -> Option<Department> {
         match self {
             Caller::Firm(_) => None,
-            Caller::Staff(s) => s.department.as_deref().and_then(|d| d.parse().ok()),
+            Caller::Staff(s) => s.department,
         }
     }
 

@@ -1,17 +1,21 @@
 //! Assembles the facts of a case for the rules from the store: the firm's record, the site's
 //! record, the request, the pre-review and the calendar. The snapshot is stored with the
-//! decision so `rules simulate` can replay it.
+//! decision so `rules simulate` can replay it. A fact that cannot be established (no valid
+//! night window, no equipment listed) is left out rather than guessed, so the rules send the
+//! case to a human naming it.
 
 use crate::form::ApplicationForm;
 use crate::policy::Calendar;
 use crate::state::AppState;
 use chrono::{Datelike, Duration, NaiveDateTime};
+use nightpermit_domain::ApplicationStatus;
 use nightpermit_rules::grading::RecordKind;
-use nightpermit_rules::{FactValue, Facts, Interval};
+use nightpermit_rules::{Fact, FactValue, Facts, Interval};
 use nightpermit_store::{ApplicationRecord, FirmRecord, StoreResult};
 
 /// Statuses in which an application's nights count as approved.
-const APPROVED: &[&str] = &["approved", "issued", "expired", "revoked"];
+const APPROVED: &[ApplicationStatus] =
+    &[ApplicationStatus::Approved, ApplicationStatus::Issued, ApplicationStatus::Expired, ApplicationStatus::Revoked];
 /// Large value for "never happened", so "less than N days since" stays false.
 const NEVER: i64 = 100_000;
 
@@ -39,9 +43,7 @@ pub async fn assemble(
     let firm_apps = state.store.applications_by_firm(&firm.id).await?;
     let permits_24m = firm_apps
         .iter()
-        .filter(|a| {
-            a.id != app.id && APPROVED.contains(&a.status.as_str()) && local(a.updated_at) > now - Duration::days(730)
-        })
+        .filter(|a| a.id != app.id && APPROVED.contains(&a.status) && local(a.updated_at) > now - Duration::days(730))
         .count();
     let records = state.store.firm_records(&firm.id).await?;
     let in_year = |kind: RecordKind| {
@@ -50,15 +52,15 @@ pub async fn assemble(
     };
     let last_complaint =
         records.iter().filter(|r| r.kind == RecordKind::ComplaintUpheld.id()).map(|r| r.occurred_at).max();
-    f.set("firm.grade", FactValue::Text(firm.grade.clone()))
-        .set("firm.permits_24m", FactValue::Int(permits_24m as i64))
-        .set("firm.upheld_complaints_12m", FactValue::Int(in_year(RecordKind::ComplaintUpheld)))
+    f.set(Fact::FirmGrade, FactValue::Text(firm.grade.clone()))
+        .set(Fact::FirmPermits24m, FactValue::Int(permits_24m as i64))
+        .set(Fact::FirmUpheldComplaints12m, FactValue::Int(in_year(RecordKind::ComplaintUpheld)))
         .set(
-            "firm.days_since_upheld_complaint",
+            Fact::FirmDaysSinceUpheldComplaint,
             FactValue::Int(last_complaint.map(|t| (now - local(t)).num_days()).unwrap_or(NEVER)),
         )
-        .set("firm.inspection_violations_12m", FactValue::Int(in_year(RecordKind::InspectionViolation)))
-        .set("firm.penalties_12m", FactValue::Int(in_year(RecordKind::Penalty)));
+        .set(Fact::FirmInspectionViolations12m, FactValue::Int(in_year(RecordKind::InspectionViolation)))
+        .set(Fact::FirmPenalties12m, FactValue::Int(in_year(RecordKind::Penalty)));
 
     // The site's record: other approved applications for the same construction permit.
     let requested = intervals(form);
@@ -67,7 +69,7 @@ pub async fn assemble(
     let mut days_this_month = 0i64;
     let mut last_end: Option<NaiveDateTime> = None;
     for other in state.store.applications_by_site(&app.construction_permit_no).await? {
-        if other.id == app.id || !APPROVED.contains(&other.status.as_str()) {
+        if other.id == app.id || !APPROVED.contains(&other.status) {
             continue;
         }
         let Ok(other_form) = serde_json::from_str::<ApplicationForm>(&other.form) else { continue };
@@ -85,30 +87,28 @@ pub async fn assemble(
         .zip(requested.first())
         .map(|(end, next)| (next.start - end).num_minutes() as f64 / 60.0)
         .unwrap_or(NEVER as f64);
-    f.set("site.night_days_this_month", FactValue::Int(days_this_month))
-        .set("site.night_days_with_request", FactValue::Int(days_this_month + requested_this_month))
-        .set("site.hours_since_last_approval_end", FactValue::Number(gap_hours));
+    f.set(Fact::SiteNightDaysThisMonth, FactValue::Int(days_this_month))
+        .set(Fact::SiteNightDaysWithRequest, FactValue::Int(days_this_month + requested_this_month))
+        .set(Fact::SiteHoursSinceLastApprovalEnd, FactValue::Number(gap_hours));
 
-    // The request.
-    let window = form.window();
-    f.set("request.nights", FactValue::Int(window.map(|w| w.nights()).unwrap_or(0)))
+    // The request. Without a valid night window the nights, their hours and their intervals
+    // are unknown, not zero.
+    if let Some(w) = form.window() {
+        f.set(Fact::RequestNights, FactValue::Int(w.nights()))
+            .set(Fact::RequestNightlyHours, FactValue::Number(w.nightly_minutes() as f64 / 60.0))
+            .set(Fact::RequestIntervals, FactValue::Intervals(requested.clone()));
+    }
+    if let Some(loudest) = form.equipment.iter().map(|e| i64::from(e.sound_level_db)).max() {
+        f.set(Fact::RequestMaxEquipmentDb, FactValue::Int(loudest));
+    }
+    f.set(Fact::RequestProcess, FactValue::Text(form.night_work.process.id().into()))
+        .set(Fact::RequestDistrict, FactValue::Text(form.district.id().into()))
+        .set(Fact::RequestMeasures, FactValue::TextList(form.measures.clone()))
         .set(
-            "request.nightly_hours",
-            FactValue::Number(window.map(|w| w.nightly_minutes() as f64 / 60.0).unwrap_or(0.0)),
-        )
-        .set("request.process", FactValue::Text(form.night_work.process.id().into()))
-        .set("request.district", FactValue::Text(form.district.id().into()))
-        .set(
-            "request.max_equipment_db",
-            FactValue::Int(form.equipment.iter().map(|e| i64::from(e.sound_level_db)).max().unwrap_or(0)),
-        )
-        .set("request.measures", FactValue::TextList(form.measures.clone()))
-        .set(
-            "request.nights_on_holidays",
+            Fact::RequestNightsOnHolidays,
             FactValue::Int(requested.iter().filter(|i| calendar.holidays.contains(&i.start.date())).count() as i64),
         )
-        .set("request.intervals", FactValue::Intervals(requested))
-        .set("prereview.warnings", FactValue::Int(prereview_warnings as i64))
-        .set("calendar.exam_quiet_periods", FactValue::Intervals(calendar.exam_quiet_periods.clone()));
+        .set(Fact::PrereviewWarnings, FactValue::Int(prereview_warnings as i64))
+        .set(Fact::CalendarExamQuietPeriods, FactValue::Intervals(calendar.exam_quiet_periods.clone()));
     Ok(f)
 }

@@ -20,7 +20,7 @@ pub async fn process(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
         .application(&payload.application_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("application vanished"))?;
-    if app.status != "approved" {
+    if app.status != nightpermit_domain::ApplicationStatus::Approved {
         // Withdrawn or already issued by an earlier attempt: nothing to seal.
         state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
         return Ok(());

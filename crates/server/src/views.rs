@@ -163,7 +163,7 @@ pub struct TraceView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DecisionView {
     /// auto_approve, manual_review or reject.
-    pub outcome: String,
+    pub outcome: nightpermit_domain::DecisionOutcome,
     pub ruleset_id: String,
     pub ruleset_version: String,
     /// sha256 of the exact rule file used.
@@ -179,7 +179,7 @@ pub struct TrackView {
     pub id: String,
     pub department: nightpermit_domain::Department,
     /// pending, approved, rejected or correction_requested.
-    pub status: String,
+    pub status: nightpermit_domain::TrackStatus,
     pub reasons: Vec<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,

@@ -5,10 +5,10 @@
 use crate::facts;
 use crate::form::ApplicationForm;
 use crate::state::AppState;
-use nightpermit_domain::{ApplicationStatus, Department, MaterialKind};
+use nightpermit_domain::{ApplicationStatus, Department, TrackStatus};
 use nightpermit_prereview::findings::{Finding, Severity, PREREVIEW_FAILED};
 use nightpermit_prereview::{CaseForm, MaterialFile, Prereviewer, Verdict};
-use nightpermit_rules::{evaluate, Outcome};
+use nightpermit_rules::{decide, Outcome};
 use nightpermit_store::{
     DecisionRecord, JobRecord, MaterialRecord, PrereviewFinish, PrereviewJob, TrackRecord, JOB_KIND_PREREVIEW,
     JOB_KIND_SEAL,
@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub const SYSTEM_ACTOR: &str = "system";
+/// How often a worker expires permits whose nights are over and purges ended sessions. Every
+/// worker does it; both steps are idempotent, so several workers do no harm.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown` turns true; finishes the job in hand first.
 pub async fn run(
@@ -29,9 +32,16 @@ pub async fn run(
     let poll = Duration::from_millis(state.settings.worker.poll_interval_ms);
     let lease_ms = state.settings.jobs.lease_secs * 1000;
     tracing::info!(worker = %worker_id, "pre-review worker started");
+    let mut housekeeping_due = tokio::time::Instant::now();
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        if tokio::time::Instant::now() >= housekeeping_due {
+            if let Err(e) = housekeeping(&state).await {
+                tracing::error!(error = %e, "housekeeping failed; will try again");
+            }
+            housekeeping_due = tokio::time::Instant::now() + HOUSEKEEPING_EVERY;
         }
         let now = state.clock.now_ms();
         match state.store.claim_job(&[JOB_KIND_PREREVIEW, JOB_KIND_SEAL], &worker_id, now, lease_ms).await {
@@ -83,11 +93,31 @@ pub async fn run(
     tracing::info!(worker = %worker_id, "pre-review worker stopped");
 }
 
+/// Stores `expired` on permits whose last night has ended, and deletes ended sessions.
+pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now_ms();
+    // Only permits whose last night began by today can be over; the form's exact night window
+    // decides (a night beginning on the end date usually ends the next morning).
+    let today = crate::views::shanghai_today(now);
+    for p in state.store.valid_permits_ending_by(&today.to_string()).await? {
+        let Some(app) = state.store.application(&p.application_id).await? else { continue };
+        let form: ApplicationForm = serde_json::from_str(&app.form)?;
+        if crate::routes::permits::nights_over(&form, now) && state.store.expire_permit(&p.number, now).await? {
+            tracing::info!(permit = %p.number, "permit expired");
+        }
+    }
+    let purged = state.store.delete_expired_sessions(now).await?;
+    if purged > 0 {
+        tracing::info!(sessions = purged, "ended sessions purged");
+    }
+    Ok(())
+}
+
 fn tracks_for(
     app_id: &str,
     round: i64,
     district: &str,
-    status: &str,
+    status: TrackStatus,
     reasons: &[String],
     decided: bool,
     now: i64,
@@ -98,9 +128,9 @@ fn tracks_for(
             id: uuid::Uuid::now_v7().to_string(),
             application_id: app_id.into(),
             round,
-            department: d.id().into(),
+            department: *d,
             district: district.into(),
-            status: status.into(),
+            status,
             reasons: serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into()),
             decided_by: decided.then(|| SYSTEM_ACTOR.to_string()),
             decided_at: decided.then_some(now),
@@ -126,7 +156,7 @@ async fn process(
     let finish = |new_status, outcome: &str, findings: &[Finding], decision, tracks| {
         finish_of(state, job, worker_id, &app_id, round, new_status, outcome, findings, decision, tracks)
     };
-    if app.status != ApplicationStatus::Prereview.id() || app.round != round {
+    if app.status != ApplicationStatus::Prereview || app.round != round {
         // Stale (withdrawn, or superseded by a newer round): finish the job, change nothing.
         state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
         return Ok(());
@@ -145,7 +175,7 @@ async fn process(
     for m in &materials {
         files.push(MaterialFile {
             id: m.id.clone(),
-            kind: m.kind.parse().unwrap_or(MaterialKind::SitePlan),
+            kind: m.kind,
             content_type: m.content_type.clone(),
             bytes: state.blobs.get(&m.sha256).await?,
         });
@@ -182,11 +212,12 @@ async fn process(
     let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
     let now = state.clock.now_ms();
     let facts = facts::assemble(state, &app, &form, &firm, &state.policy.calendar, warnings, now).await?;
-    let decision = evaluate(&state.policy.rules, &facts);
+    // Fails closed: facts that are missing or malformed send the case to both departments.
+    let decision = decide(&state.policy.rules, &facts);
     let record = DecisionRecord {
         application_id: app_id.clone(),
         round,
-        outcome: decision.outcome.id().into(),
+        outcome: decision.outcome,
         ruleset_id: decision.ruleset_id.clone(),
         ruleset_version: decision.ruleset_version.clone(),
         ruleset_sha256: decision.ruleset_sha256.clone(),
@@ -196,12 +227,13 @@ async fn process(
         decided_at: now,
     };
     let (status, tracks) = match decision.outcome {
-        Outcome::AutoApprove => {
-            (ApplicationStatus::Approved, tracks_for(&app_id, round, &app.district, "approved", &[], true, now))
-        }
+        Outcome::AutoApprove => (
+            ApplicationStatus::Approved,
+            tracks_for(&app_id, round, &app.district, TrackStatus::Approved, &[], true, now),
+        ),
         Outcome::ManualReview => (
             ApplicationStatus::UnderReview,
-            tracks_for(&app_id, round, &app.district, "pending", &decision.reasons, false, now),
+            tracks_for(&app_id, round, &app.district, TrackStatus::Pending, &decision.reasons, false, now),
         ),
         Outcome::Reject => (ApplicationStatus::Rejected, vec![]),
     };
@@ -259,7 +291,7 @@ async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str
     let decision = DecisionRecord {
         application_id: app.id.clone(),
         round: payload.round,
-        outcome: Outcome::ManualReview.id().into(),
+        outcome: Outcome::ManualReview,
         ruleset_id: rules.id.clone(),
         ruleset_version: rules.version.clone(),
         ruleset_sha256: rules.sha256.clone(),
@@ -268,8 +300,15 @@ async fn give_up(state: &AppState, worker_id: &str, job: &JobRecord, error: &str
         facts: "{}".into(),
         decided_at: now,
     };
-    let tracks =
-        tracks_for(&app.id, payload.round, &app.district, "pending", std::slice::from_ref(&reason), false, now);
+    let tracks = tracks_for(
+        &app.id,
+        payload.round,
+        &app.district,
+        TrackStatus::Pending,
+        std::slice::from_ref(&reason),
+        false,
+        now,
+    );
     let f = finish_of(
         state,
         job,

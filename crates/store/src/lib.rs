@@ -31,12 +31,29 @@ pub enum StoreError {
     /// An idempotency key was reused for a different application.
     #[error("idempotency key reused for another application")]
     IdempotencyKeyReused,
+    /// A stored value the code cannot read (e.g. a status outside its set): logged where it is
+    /// found, answered as a plain server error.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // A row whose column does not decode into its domain type holds data no code path
+            // wrote: corruption (or a hand edit), not a database outage.
+            sqlx::Error::ColumnDecode { index, source } => {
+                let what = format!("column {index}: {source}");
+                tracing::error!(problem = %what, "corrupt row in the database");
+                StoreError::Corrupt(what)
+            }
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -124,6 +141,11 @@ pub trait Store: Send + Sync + 'static {
     /// `prereview`. With an idempotency key, a repeat returns the first receipt and does nothing.
     async fn submit_application(&self, submit: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt>;
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>>;
+    /// The firm withdraws its application before any decision: while a draft, in pre-review,
+    /// returned for correction, or under review with neither department having decided.
+    /// Audited; returns the withdrawn application.
+    async fn withdraw_application(&self, application_id: &str, actor: &str, now: i64)
+        -> StoreResult<ApplicationRecord>;
 
     /// Takes the oldest runnable job of one of `kinds`: queued and due, or running with an
     /// expired lease (its worker died). Counts the attempt.
@@ -196,6 +218,12 @@ pub trait Store: Send + Sync + 'static {
     /// Numbers of the valid permits in a district whose nights include the night beginning on
     /// `night` (YYYY-MM-DD): what a resident asks when it is noisy tonight.
     async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>>;
+    /// Valid permits whose application's last night begins on or before `date` (YYYY-MM-DD):
+    /// the candidates for expiry; the caller decides by the nights' exact end.
+    async fn valid_permits_ending_by(&self, date: &str) -> StoreResult<Vec<PermitRecord>>;
+    /// Marks a valid permit `expired` and its application `expired`, audited; false if it was
+    /// no longer valid (revoked, or expired by another worker).
+    async fn expire_permit(&self, number: &str, now: i64) -> StoreResult<bool>;
     /// Revokes a valid permit; the application becomes `revoked`.
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord>;
 

@@ -1,5 +1,8 @@
-//! Rows as the store reads and writes them.
+//! Rows as the store reads and writes them. Closed sets (statuses, kinds, departments, roles,
+//! outcomes) are decoded into the domain's types: a stored value outside its set is
+//! `StoreError::Corrupt`, never a guess.
 
+use nightpermit_domain::{ApplicationStatus, DecisionOutcome, Department, District, MaterialKind, Role, TrackStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -14,15 +17,42 @@ pub struct FirmRecord {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffRecord {
     pub id: String,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
-    pub department: Option<String>,
-    pub district: Option<String>,
+    pub role: Role,
+    pub department: Option<Department>,
+    pub district: Option<District>,
     pub created_at: i64,
+}
+
+/// Decodes one closed-set column, naming the column when the stored text is outside the set.
+fn closed<T: std::str::FromStr<Err = nightpermit_domain::UnknownValue>>(
+    column: &str,
+    text: &str,
+) -> Result<T, sqlx::Error> {
+    text.parse().map_err(|e| sqlx::Error::ColumnDecode { index: column.into(), source: Box::new(e) })
+}
+
+// By hand because the derive cannot decode optional closed-set columns.
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for StaffRecord {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let role: String = row.try_get("role")?;
+        let department: Option<String> = row.try_get("department")?;
+        let district: Option<String> = row.try_get("district")?;
+        Ok(StaffRecord {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            role: closed("role", &role)?,
+            department: department.map(|d| closed("department", &d)).transpose()?,
+            district: district.map(|d| closed("district", &d)).transpose()?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 /// A sign-in; only the sha256 of the bearer token is stored, so a database leak yields no
@@ -42,7 +72,8 @@ pub struct ApplicationRecord {
     pub id: String,
     pub firm_id: String,
     pub district: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ApplicationStatus,
     /// The one form as JSON: project, night_work, equipment, measures, contact.
     pub form: String,
     pub construction_permit_no: String,
@@ -69,7 +100,8 @@ pub struct FormUpdate {
 pub struct MaterialRecord {
     pub id: String,
     pub application_id: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MaterialKind,
     pub filename: String,
     pub content_type: String,
     pub sha256: String,
@@ -92,7 +124,7 @@ pub struct SubmitRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitReceipt {
     pub application_id: String,
-    pub status: String,
+    pub status: ApplicationStatus,
     pub round: i64,
     pub job_id: String,
     pub submitted_at: i64,
@@ -147,7 +179,8 @@ pub struct JobRecord {
 pub struct DecisionRecord {
     pub application_id: String,
     pub round: i64,
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub outcome: DecisionOutcome,
     pub ruleset_id: String,
     pub ruleset_version: String,
     pub ruleset_sha256: String,
@@ -166,11 +199,11 @@ pub struct TrackRecord {
     pub id: String,
     pub application_id: String,
     pub round: i64,
-    /// `construction` or `environment`.
-    pub department: String,
+    #[sqlx(try_from = "String")]
+    pub department: Department,
     pub district: String,
-    /// `pending`, `approved`, `rejected` or `correction_requested`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TrackStatus,
     /// JSON list of the reasons the case needs a human.
     pub reasons: String,
     pub decided_by: Option<String>,
@@ -189,7 +222,7 @@ pub struct PrereviewFinish {
     /// `pass` or `needs_correction`.
     pub outcome: String,
     pub findings: String,
-    pub new_status: nightpermit_domain::ApplicationStatus,
+    pub new_status: ApplicationStatus,
     pub decision: Option<DecisionRecord>,
     pub tracks: Vec<TrackRecord>,
     pub now: i64,
@@ -198,8 +231,8 @@ pub struct PrereviewFinish {
 #[derive(Debug, Clone)]
 pub struct TrackDecision {
     pub track_id: String,
-    /// `approved`, `rejected` or `correction_requested`.
-    pub status: String,
+    /// Approved, rejected or correction requested (never pending).
+    pub status: TrackStatus,
     pub decided_by: String,
     pub comment: Option<String>,
     pub now: i64,

@@ -6,11 +6,10 @@ use crate::audit::{check_links, entry_hash, AuditEntry, AuditEvent, AuditVerific
 use crate::records::*;
 use crate::{ApplicationScope, Store, StoreError, StoreResult};
 use async_trait::async_trait;
-use nightpermit_domain::ApplicationStatus;
+use nightpermit_domain::{ApplicationStatus, TrackStatus};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -18,6 +17,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 
 /// Serialises audit appends across Postgres connections (and machines) so the chain never forks.
 const AUDIT_ADVISORY_LOCK: i64 = 0x006e_7061_7564_6974;
+/// Serialises permit-number allocation on Postgres: two cases of one district sealed at once
+/// would otherwise both read the same highest number and one would fail on the unique key.
+const PERMIT_NUMBER_ADVISORY_LOCK: i64 = 0x006e_7070_6e75_6d62;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -60,11 +62,6 @@ const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, dist
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
-}
-
-fn status_of(app: &ApplicationRecord) -> StoreResult<ApplicationStatus> {
-    ApplicationStatus::from_str(&app.status)
-        .map_err(|_| StoreError::Corrupt(format!("application {} has status {}", app.id, app.status)))
 }
 
 fn status_json(status: ApplicationStatus) -> Option<String> {
@@ -161,18 +158,29 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn application_in(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
-        sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"))
+    /// Reads an application inside a write transaction and holds it until the transaction ends:
+    /// every transaction that decides on what it read (status, round, tracks) and then writes
+    /// must come through here, so two such transactions on one case run one after the other.
+    /// Postgres locks the row (a plain SELECT under READ COMMITTED locks nothing, and two
+    /// departments approving at once each saw the other still pending); SQLite already holds
+    /// the database write lock from `begin_write`.
+    async fn lock_application(&self, tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        sqlx::query_as(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1{lock}"))
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?
             .ok_or(StoreError::NotFound)
     }
 
-    /// Loads an application inside a write transaction and checks the applicant may still edit it.
-    async fn editable_application(tx: &mut Transaction<'static, Any>, id: &str) -> StoreResult<ApplicationRecord> {
-        let app = Self::application_in(tx, id).await?;
-        let current = status_of(&app)?;
+    /// Locks an application inside a write transaction and checks the applicant may still edit it.
+    async fn editable_application(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> StoreResult<ApplicationRecord> {
+        let app = self.lock_application(tx, id).await?;
+        let current = app.status;
         if !current.editable() {
             return Err(StoreError::WrongStatus { current });
         }
@@ -200,16 +208,19 @@ impl SqlStore {
 
     async fn submit_once(&self, s: &SubmitRequest, actor: &str) -> StoreResult<SubmitReceipt> {
         let mut tx = self.begin_write().await?;
+        // Locked before the idempotency key is read: a racing submit with the same key then
+        // waits here and finds the winner's receipt instead of a changed status.
+        let app = self.lock_application(&mut tx, &s.application_id).await?;
         if let Some(receipt) = Self::earlier_receipt(&mut tx, s).await? {
             return Ok(receipt);
         }
-        let app = Self::application_in(&mut tx, &s.application_id).await?;
-        let current = status_of(&app)?;
+        let current = app.status;
         if !current.can_become(ApplicationStatus::Prereview) {
             return Err(StoreError::WrongStatus { current });
         }
         let round = app.round + 1;
-        // Guarded by the status read above: if another submit won the race, nothing changes here.
+        // Also guarded by the status read above, so a caller that forgot the lock still cannot
+        // submit twice.
         let changed = sqlx::query(
             "UPDATE applications SET status = $1, round = $2, updated_at = $3 WHERE id = $4 AND status = $5",
         )
@@ -217,7 +228,7 @@ impl SqlStore {
         .bind(round)
         .bind(s.now)
         .bind(&s.application_id)
-        .bind(&app.status)
+        .bind(app.status.id())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -253,7 +264,7 @@ impl SqlStore {
         .await?;
         let receipt = SubmitReceipt {
             application_id: s.application_id.clone(),
-            status: ApplicationStatus::Prereview.id().to_string(),
+            status: ApplicationStatus::Prereview,
             round,
             job_id: s.job_id.clone(),
             submitted_at: s.now,
@@ -323,7 +334,9 @@ impl SqlStore {
     }
 
     /// Moves an application from `from` to `to` after submission, checked by the state
-    /// machine: the one place those status changes are written.
+    /// machine: the one place those status changes are written. The update only applies while
+    /// the stored status is still `from`; if it is not, the caller's decision was made on a
+    /// stale read and nothing is written.
     async fn move_application(
         tx: &mut Transaction<'static, Any>,
         application_id: &str,
@@ -332,12 +345,17 @@ impl SqlStore {
         now: i64,
     ) -> StoreResult<()> {
         from.transition(to).map_err(|_| StoreError::WrongStatus { current: from })?;
-        sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3")
+        let moved = sqlx::query("UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to.id())
             .bind(now)
             .bind(application_id)
+            .bind(from.id())
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::WrongStatus { current: from });
+        }
         Ok(())
     }
 
@@ -372,6 +390,18 @@ impl SqlStore {
         sqlx::query("UPDATE audit_log SET action = $1 WHERE seq = $2")
             .bind(new_action)
             .bind(seq)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Overwrites one text column of one row behind the store's back, as a hand edit or a bad
+    /// migration could (tests only; identifiers come from test code, never from input).
+    #[doc(hidden)]
+    pub async fn overwrite_column(&self, table: &str, column: &str, key: (&str, &str), value: &str) -> StoreResult<()> {
+        sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE {} = $2", key.0))
+            .bind(value)
+            .bind(key.1)
             .execute(&self.write)
             .await?;
         Ok(())
@@ -473,9 +503,9 @@ impl Store for SqlStore {
             .bind(&staff.id)
             .bind(&staff.username)
             .bind(&staff.password_hash)
-            .bind(&staff.role)
-            .bind(&staff.department)
-            .bind(&staff.district)
+            .bind(staff.role.id())
+            .bind(staff.department.map(|d| d.id()))
+            .bind(staff.district.map(|d| d.id()))
             .bind(staff.created_at)
             .execute(&mut *tx)
             .await;
@@ -641,7 +671,7 @@ impl Store for SqlStore {
         .bind(&app.id)
         .bind(&app.firm_id)
         .bind(&app.district)
-        .bind(&app.status)
+        .bind(app.status.id())
         .bind(&app.form)
         .bind(&app.construction_permit_no)
         .bind(&app.start_date)
@@ -703,7 +733,7 @@ impl Store for SqlStore {
 
     async fn update_application_form(&self, u: &FormUpdate, actor: &str) -> StoreResult<ApplicationRecord> {
         let mut tx = self.begin_write().await?;
-        let before = Self::editable_application(&mut tx, &u.application_id).await?;
+        let before = self.editable_application(&mut tx, &u.application_id).await?;
         sqlx::query("UPDATE applications SET district = $1, form = $2, construction_permit_no = $3, start_date = $4, end_date = $5, updated_at = $6 WHERE id = $7")
             .bind(&u.district)
             .bind(&u.form)
@@ -714,7 +744,7 @@ impl Store for SqlStore {
             .bind(&u.application_id)
             .execute(&mut *tx)
             .await?;
-        let after = Self::application_in(&mut tx, &u.application_id).await?;
+        let after = self.lock_application(&mut tx, &u.application_id).await?;
         self.append_audit(
             &mut tx,
             AuditEvent {
@@ -734,11 +764,11 @@ impl Store for SqlStore {
 
     async fn add_material(&self, m: &MaterialRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        Self::editable_application(&mut tx, &m.application_id).await?;
+        self.editable_application(&mut tx, &m.application_id).await?;
         sqlx::query(&format!("INSERT INTO materials ({MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
             .bind(&m.id)
             .bind(&m.application_id)
-            .bind(&m.kind)
+            .bind(m.kind.id())
             .bind(&m.filename)
             .bind(&m.content_type)
             .bind(&m.sha256)
@@ -775,7 +805,7 @@ impl Store for SqlStore {
 
     async fn delete_material(&self, application_id: &str, material_id: &str, actor: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        Self::editable_application(&mut tx, application_id).await?;
+        self.editable_application(&mut tx, application_id).await?;
         let removed: Option<MaterialRecord> =
             sqlx::query_as(&format!("SELECT {MATERIAL_COLUMNS} FROM materials WHERE id = $1 AND application_id = $2"))
                 .bind(material_id)
@@ -816,6 +846,54 @@ impl Store for SqlStore {
             other => other,
         }
     }
+    async fn withdraw_application(
+        &self,
+        application_id: &str,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin_write().await?;
+        // Locked, so a department's decision either committed before (and is seen below) or
+        // waits and then finds the case withdrawn.
+        let app = self.lock_application(&mut tx, application_id).await?;
+        let current = app.status;
+        let allowed = match current {
+            ApplicationStatus::Draft | ApplicationStatus::Prereview | ApplicationStatus::NeedsCorrection => true,
+            ApplicationStatus::UnderReview => {
+                let (decided,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM review_tracks WHERE application_id = $1 AND round = $2 AND status <> $3",
+                )
+                .bind(application_id)
+                .bind(app.round)
+                .bind(TrackStatus::Pending.id())
+                .fetch_one(&mut *tx)
+                .await?;
+                decided == 0
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Err(StoreError::WrongStatus { current });
+        }
+        Self::move_application(&mut tx, application_id, current, ApplicationStatus::Withdrawn, now).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "application.withdrawn",
+                entity: "application",
+                entity_id: application_id,
+                before: status_json(current),
+                after: status_json(ApplicationStatus::Withdrawn),
+            },
+        )
+        .await?;
+        let withdrawn = self.lock_application(&mut tx, application_id).await?;
+        tx.commit().await?;
+        Ok(withdrawn)
+    }
+
     async fn prereview_rounds(&self, application_id: &str) -> StoreResult<Vec<PrereviewRoundRecord>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {ROUND_COLUMNS} FROM prereview_rounds WHERE application_id = $1 ORDER BY round"
@@ -889,8 +967,10 @@ impl Store for SqlStore {
     }
 
     async fn jobs_for_application(&self, application_id: &str) -> StoreResult<Vec<JobRecord>> {
-        // The payload is JSON we wrote ourselves with this exact key order.
-        let pattern = format!("{{\"application_id\":\"{application_id}\",%");
+        // The payload is JSON we wrote ourselves with application_id first; the closing quote
+        // keeps "a1" from matching "a10". (A sealing job's payload has no further key, so the
+        // pattern must not demand a comma.)
+        let pattern = format!("{{\"application_id\":\"{application_id}\"%");
         self.all(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE payload LIKE $1 ORDER BY created_at, id"), &pattern)
             .await
     }
@@ -921,8 +1001,8 @@ impl Store for SqlStore {
         if !Self::complete_held_job(&mut *tx, &f.job_id, &f.worker, f.now).await? {
             return Ok(false);
         }
-        let app = Self::application_in(&mut tx, &f.application_id).await?;
-        let current = status_of(&app)?;
+        let app = self.lock_application(&mut tx, &f.application_id).await?;
+        let current = app.status;
         if current != ApplicationStatus::Prereview || app.round != f.round {
             // A stale job (the firm withdrew, or a newer round exists): finish it, change nothing.
             tx.commit().await?;
@@ -940,7 +1020,7 @@ impl Store for SqlStore {
             sqlx::query("INSERT INTO decisions (application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&d.application_id)
                 .bind(d.round)
-                .bind(&d.outcome)
+                .bind(d.outcome.id())
                 .bind(&d.ruleset_id)
                 .bind(&d.ruleset_version)
                 .bind(&d.ruleset_sha256)
@@ -958,9 +1038,9 @@ impl Store for SqlStore {
             .bind(&t.id)
             .bind(&t.application_id)
             .bind(t.round)
-            .bind(&t.department)
+            .bind(t.department.id())
             .bind(&t.district)
-            .bind(&t.status)
+            .bind(t.status.id())
             .bind(&t.reasons)
             .bind(&t.decided_by)
             .bind(t.decided_at)
@@ -1061,26 +1141,42 @@ impl Store for SqlStore {
 
     async fn decide_track(&self, d: &TrackDecision, actor: &str) -> StoreResult<(TrackRecord, ApplicationStatus)> {
         let mut tx = self.begin_write().await?;
+        let application_id: Option<(String,)> =
+            sqlx::query_as("SELECT application_id FROM review_tracks WHERE id = $1")
+                .bind(&d.track_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (application_id,) = application_id.ok_or(StoreError::NotFound)?;
+        // The case is locked before its tracks are read, so the other department's decision is
+        // either fully committed (and seen below) or waits for this one.
+        let app = self.lock_application(&mut tx, &application_id).await?;
         let track: TrackRecord = sqlx::query_as(&format!("SELECT {TRACK_COLUMNS} FROM review_tracks WHERE id = $1"))
             .bind(&d.track_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let app = Self::application_in(&mut tx, &track.application_id).await?;
-        let current = status_of(&app)?;
-        if track.status != "pending" || current != ApplicationStatus::UnderReview || app.round != track.round {
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = app.status;
+        // A "decision" to leave the task pending decides nothing.
+        if track.status != TrackStatus::Pending
+            || d.status == TrackStatus::Pending
+            || current != ApplicationStatus::UnderReview
+            || app.round != track.round
+        {
             return Err(StoreError::WrongStatus { current });
         }
-        sqlx::query(
-            "UPDATE review_tracks SET status = $1, decided_by = $2, decided_at = $3, comment = $4 WHERE id = $5",
+        let decided = sqlx::query(
+            "UPDATE review_tracks SET status = $1, decided_by = $2, decided_at = $3, comment = $4 WHERE id = $5 AND status = 'pending'",
         )
-        .bind(&d.status)
+        .bind(d.status.id())
         .bind(&d.decided_by)
         .bind(d.now)
         .bind(&d.comment)
         .bind(&d.track_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if decided != 1 {
+            return Err(StoreError::WrongStatus { current });
+        }
         let siblings: Vec<TrackRecord> = sqlx::query_as(&format!(
             "SELECT {TRACK_COLUMNS} FROM review_tracks WHERE application_id = $1 AND round = $2"
         ))
@@ -1088,10 +1184,10 @@ impl Store for SqlStore {
         .bind(track.round)
         .fetch_all(&mut *tx)
         .await?;
-        let next = match d.status.as_str() {
-            "rejected" => Some(ApplicationStatus::Rejected),
-            "correction_requested" => Some(ApplicationStatus::NeedsCorrection),
-            _ if siblings.iter().all(|t| t.status == "approved") => Some(ApplicationStatus::Approved),
+        let next = match d.status {
+            TrackStatus::Rejected => Some(ApplicationStatus::Rejected),
+            TrackStatus::CorrectionRequested => Some(ApplicationStatus::NeedsCorrection),
+            _ if siblings.iter().all(|t| t.status == TrackStatus::Approved) => Some(ApplicationStatus::Approved),
             _ => None,
         };
         let new_status = next.unwrap_or(current);
@@ -1211,6 +1307,11 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
+        // A retried sealing job racing its predecessor must not allocate a second number.
+        self.lock_application(&mut tx, application_id).await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PERMIT_NUMBER_ADVISORY_LOCK).execute(&mut *tx).await?;
+        }
         let existing: Option<PermitRecord> =
             sqlx::query_as(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"))
                 .bind(application_id)
@@ -1255,8 +1356,8 @@ impl Store for SqlStore {
             return Ok(false);
         }
         let permit = Self::permit_in(&mut tx, number).await?;
-        let app = Self::application_in(&mut tx, &permit.application_id).await?;
-        let current = status_of(&app)?;
+        let app = self.lock_application(&mut tx, &permit.application_id).await?;
+        let current = app.status;
         sqlx::query("UPDATE permits SET status = 'valid', pdf_sha256 = $1, issued_at = $2 WHERE number = $3")
             .bind(pdf_sha256)
             .bind(now)
@@ -1304,11 +1405,53 @@ impl Store for SqlStore {
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
+    async fn valid_permits_ending_by(&self, date: &str) -> StoreResult<Vec<PermitRecord>> {
+        let columns = PERMIT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
+        // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.
+        Ok(sqlx::query_as(&format!(
+            "SELECT {columns} FROM permits p JOIN applications a ON a.id = p.application_id \
+             WHERE p.status = 'valid' AND a.end_date <= $1 ORDER BY p.number"
+        ))
+        .bind(date)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn expire_permit(&self, number: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let application_id = Self::permit_in(&mut tx, number).await?.application_id;
+        let app = self.lock_application(&mut tx, &application_id).await?;
+        // Read again under the lock: a revocation may have committed meanwhile.
+        let permit = Self::permit_in(&mut tx, number).await?;
+        if permit.status != "valid" || app.status != ApplicationStatus::Issued {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE permits SET status = 'expired' WHERE number = $1").bind(number).execute(&mut *tx).await?;
+        Self::move_application(&mut tx, &application_id, app.status, ApplicationStatus::Expired, now).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor: "system",
+                action: "permit.expired",
+                entity: "application",
+                entity_id: &application_id,
+                before: status_json(app.status),
+                after: Some(serde_json::json!({"status": "expired", "permit": number}).to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord> {
         let mut tx = self.begin_write().await?;
+        let application_id = Self::permit_in(&mut tx, number).await?.application_id;
+        let app = self.lock_application(&mut tx, &application_id).await?;
+        // Read again under the lock: a concurrent revocation may have committed meanwhile.
         let permit = Self::permit_in(&mut tx, number).await?;
-        let app = Self::application_in(&mut tx, &permit.application_id).await?;
-        let current = status_of(&app)?;
+        let current = app.status;
         if permit.status != "valid" {
             return Err(StoreError::WrongStatus { current });
         }

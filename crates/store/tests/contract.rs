@@ -1,7 +1,9 @@
 //! The storage contract: every test here runs unchanged against SQLite and Postgres.
 
+use nightpermit_domain::{ApplicationStatus, DecisionOutcome, Department, Role, TrackStatus};
 use nightpermit_store::testing::{fresh_postgres, fresh_sqlite};
 use nightpermit_store::*;
+use std::sync::Arc;
 
 fn firm(id: &str, code: &str) -> FirmRecord {
     FirmRecord {
@@ -21,7 +23,7 @@ fn application(id: &str, firm_id: &str, created_at: i64) -> ApplicationRecord {
         id: id.into(),
         firm_id: firm_id.into(),
         district: "jingan".into(),
-        status: "draft".into(),
+        status: ApplicationStatus::Draft,
         form: "{}".into(),
         construction_permit_no: "310106202012150101".into(),
         start_date: "2026-12-01".into(),
@@ -36,7 +38,7 @@ fn material(id: &str, app: &str, kind: &str) -> MaterialRecord {
     MaterialRecord {
         id: id.into(),
         application_id: app.into(),
-        kind: kind.into(),
+        kind: kind.parse().expect("a material kind"),
         filename: "scan.png".into(),
         content_type: "image/png".into(),
         sha256: "ab".repeat(32),
@@ -68,9 +70,9 @@ async fn firms_and_staff(s: &dyn Store) {
         id: "s1".into(),
         username: "jingan-construction".into(),
         password_hash: "h".into(),
-        role: "reviewer".into(),
-        department: Some("construction".into()),
-        district: Some("jingan".into()),
+        role: Role::Reviewer,
+        department: Some(Department::Construction),
+        district: Some(nightpermit_domain::District::Jingan),
         created_at: 1,
     };
     s.create_staff(&staff, "cli").await.expect("staff");
@@ -132,7 +134,7 @@ async fn applications_materials_and_submit(s: &dyn Store) {
     assert_eq!(s.materials("a1").await.expect("list").len(), 1);
 
     let receipt = s.submit_application(&submit("a1", Some("k1"), "j1", 100), "firm:f1").await.expect("submit");
-    assert_eq!((receipt.round, receipt.status.as_str(), receipt.job_id.as_str()), (1, "prereview", "j1"));
+    assert_eq!((receipt.round, receipt.status.id(), receipt.job_id.as_str()), (1, "prereview", "j1"));
     // Same key: same answer, nothing done twice.
     let again = s.submit_application(&submit("a1", Some("k1"), "j-other", 200), "firm:f1").await.expect("repeat");
     assert_eq!(again, receipt);
@@ -153,7 +155,7 @@ async fn applications_materials_and_submit(s: &dyn Store) {
         Err(StoreError::WrongStatus { .. })
     ));
     let app = s.application("a1").await.expect("get").expect("exists");
-    assert_eq!((app.status.as_str(), app.round), ("prereview", 1));
+    assert_eq!((app.status.id(), app.round), ("prereview", 1));
     let rounds = s.prereview_rounds("a1").await.expect("rounds");
     assert_eq!(rounds.len(), 1);
     assert_eq!((rounds[0].state.as_str(), rounds[0].materials_total), ("pending", 1));
@@ -247,9 +249,9 @@ fn track(id: &str, app: &str, round: i64, dept: &str) -> TrackRecord {
         id: id.into(),
         application_id: app.into(),
         round,
-        department: dept.into(),
+        department: dept.parse().expect("a department"),
         district: "jingan".into(),
-        status: "pending".into(),
+        status: TrackStatus::Pending,
         reasons: "[\"r\"]".into(),
         decided_by: None,
         decided_at: None,
@@ -274,7 +276,7 @@ async fn prereview_to_review(s: &dyn Store, app: &str, job: &str, now: i64, roun
         decision: Some(DecisionRecord {
             application_id: app.into(),
             round,
-            outcome: "manual_review".into(),
+            outcome: DecisionOutcome::ManualReview,
             ruleset_id: "default".into(),
             ruleset_version: "1".into(),
             ruleset_sha256: "00".into(),
@@ -304,7 +306,7 @@ async fn review_flow(s: &dyn Store) {
         s.create_application(&application(a, "f1", 1), "firm:f1").await.expect("app");
         s.submit_application(&submit(a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
         prereview_to_review(s, a, &format!("j-{a}"), 200, 1).await;
-        assert_eq!(s.application(a).await.expect("get").map(|x| x.status), Some("under_review".into()));
+        assert_eq!(s.application(a).await.expect("get").map(|x| x.status.id()), Some("under_review"));
     }
     let rounds = s.prereview_rounds("a1").await.expect("rounds");
     assert_eq!((rounds[0].state.as_str(), rounds[0].outcome.as_deref()), ("done", Some("pass")));
@@ -316,7 +318,7 @@ async fn review_flow(s: &dyn Store) {
 
     let decide = |id: &str, status: &str| TrackDecision {
         track_id: id.into(),
-        status: status.into(),
+        status: status.parse().expect("a track status"),
         decided_by: "rev".into(),
         comment: Some("ok".into()),
         now: 300,
@@ -329,7 +331,7 @@ async fn review_flow(s: &dyn Store) {
         Err(StoreError::WrongStatus { .. })
     ));
     let (t, st) = s.decide_track(&decide("a1-e1", "approved"), "staff:rev").await.expect("decide");
-    assert_eq!((st, t.status.as_str(), t.decided_by.as_deref()), (Approved, "approved", Some("rev")));
+    assert_eq!((st, t.status.id(), t.decided_by.as_deref()), (Approved, "approved", Some("rev")));
     // a2: one rejects; the other department's task leaves the pending queue.
     let (_, st) = s.decide_track(&decide("a2-c1", "rejected"), "staff:rev").await.expect("decide");
     assert_eq!(st, Rejected);
@@ -347,7 +349,7 @@ async fn review_flow(s: &dyn Store) {
     prereview_to_review(s, "a3", "j-a3-2", 500, 2).await;
     let tracks = s.tracks("a3").await.expect("t");
     assert_eq!(
-        tracks.iter().map(|t| (t.round, t.status.as_str())).collect::<Vec<_>>(),
+        tracks.iter().map(|t| (t.round, t.status.id())).collect::<Vec<_>>(),
         vec![(2, "pending"), (2, "pending")]
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
@@ -397,7 +399,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     for t in ["a1-c1", "a1-e1"] {
         let d = TrackDecision {
             track_id: t.into(),
-            status: "approved".into(),
+            status: TrackStatus::Approved,
             decided_by: "r".into(),
             comment: None,
             now: 300,
@@ -413,7 +415,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     assert_eq!(s.allocate_permit_number("a1", "jingan", 2026, 401).await.expect("again").number, p.number);
     assert!(!s.issue_permit(&job.id, "someone-else", &p.number, "ab", 500).await.expect("not held"));
     assert!(s.issue_permit(&job.id, "signer", &p.number, "ab", 500).await.expect("issue"));
-    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some("issued".into()));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status.id()), Some("issued"));
     let p = s.permit(&p.number).await.expect("permit").expect("exists");
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
@@ -427,17 +429,168 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
         "a revoked permit permits nothing"
     );
     assert_eq!((r.status.as_str(), r.revoke_reason.as_deref()), ("revoked", Some("噪声扰民经查属实")));
-    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked.id().into()));
+    assert_eq!(s.application("a1").await.expect("app").map(|a| a.status), Some(Revoked));
     assert!(matches!(s.revoke_permit(&p.number, "again", "x", 700).await, Err(StoreError::WrongStatus { .. })));
     assert!(matches!(s.revoke_permit("nope", "x", "x", 700).await, Err(StoreError::NotFound)));
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+/// Both departments decide every case at the same moment (the product's normal case): each
+/// case must end `approved` with exactly one sealing job, never stuck `under_review`.
+async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
+    const CASES: usize = 50;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        s.create_application(&application(&a, "f1", 1), "firm:f1").await.expect("app");
+        s.submit_application(&submit(&a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
+        prereview_to_review(s.as_ref(), &a, &format!("j-{a}"), 200, 1).await;
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(CASES * 2));
+    let mut racers = Vec::new();
+    for i in 0..CASES {
+        for dept in ["c", "e"] {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            let d = TrackDecision {
+                track_id: format!("a{i}-{dept}1"),
+                status: TrackStatus::Approved,
+                decided_by: format!("rev-{dept}"),
+                comment: None,
+                now: 300,
+            };
+            racers.push(tokio::spawn(async move {
+                barrier.wait().await;
+                s.decide_track(&d, "staff:rev").await
+            }));
+        }
+    }
+    for r in racers {
+        r.await.expect("join").expect("each department's approval is accepted");
+    }
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
+        let seals = s.jobs_for_application(&a).await.expect("jobs").into_iter().filter(|j| j.kind == JOB_KIND_SEAL);
+        assert_eq!(seals.count(), 1, "{a} has exactly one sealing job");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+/// A form patch or a material upload racing a submit either lands before the submit (and the
+/// round sees it) or is refused with WrongStatus; a submitted case never changes afterwards.
+async fn edits_racing_a_submit_never_change_a_submitted_case(s: Arc<dyn Store>) {
+    const CASES: usize = 30;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for i in 0..CASES {
+        s.create_application(&application(&format!("a{i}"), "f1", 1), "firm:f1").await.expect("app");
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(CASES * 3));
+    let mut racers = Vec::new();
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        let (s1, b1, a1) = (s.clone(), barrier.clone(), a.clone());
+        let submitter = tokio::spawn(async move {
+            b1.wait().await;
+            s1.submit_application(&submit(&a1, None, &format!("j-{a1}"), 100), "firm:f1").await
+        });
+        let (s2, b2, a2) = (s.clone(), barrier.clone(), a.clone());
+        let editor = tokio::spawn(async move {
+            let u = FormUpdate {
+                application_id: a2.clone(),
+                district: "jingan".into(),
+                form: "{\"edited\":true}".into(),
+                construction_permit_no: "P2".into(),
+                start_date: "2026-12-05".into(),
+                end_date: "2026-12-06".into(),
+                now: 100,
+            };
+            b2.wait().await;
+            s2.update_application_form(&u, "firm:f1").await
+        });
+        let (s3, b3, a3) = (s.clone(), barrier.clone(), a.clone());
+        let uploader = tokio::spawn(async move {
+            b3.wait().await;
+            s3.add_material(&material(&format!("m-{a3}"), &a3, "site_plan"), "firm:f1").await
+        });
+        racers.push((a, submitter, editor, uploader));
+    }
+    for (a, submitter, editor, uploader) in racers {
+        submitter.await.expect("join").expect("the submit itself always succeeds");
+        let edited = editor.await.expect("join");
+        let uploaded = uploader.await.expect("join");
+        assert!(edited.is_ok() || refused_as_submitted(edited.as_ref().err()), "{a}: edit {edited:?}");
+        assert!(uploaded.is_ok() || refused_as_submitted(uploaded.as_ref().err()), "{a}: upload {uploaded:?}");
+        // The audit log is appended in commit order: an accepted edit came before the submit.
+        let actions: Vec<String> =
+            s.audit_entries_for("application", &a).await.expect("audit").into_iter().map(|e| e.action).collect();
+        let at = |action: &str| actions.iter().position(|x| x == action);
+        let submitted = at("application.submitted").expect("submitted");
+        assert_eq!(at("application.edited").is_some(), edited.is_ok(), "{a}: {actions:?}");
+        assert!(at("application.edited").is_none_or(|e| e < submitted), "{a}: edit after submit: {actions:?}");
+        assert!(at("material.added").is_none_or(|m| m < submitted), "{a}: upload after submit: {actions:?}");
+        // What the round reviews is what the case holds.
+        let round = s.prereview_rounds(&a).await.expect("rounds").remove(0);
+        let snapshot: Vec<MaterialRecord> = serde_json::from_str(&round.materials).expect("snapshot");
+        assert_eq!(snapshot.len(), usize::from(uploaded.is_ok()), "{a}");
+        assert_eq!(s.materials(&a).await.expect("materials").len(), usize::from(uploaded.is_ok()), "{a}");
+        let app = s.application(&a).await.expect("get").expect("exists");
+        assert_eq!(app.status.id(), "prereview");
+        assert_eq!(app.form == "{\"edited\":true}", edited.is_ok(), "{a}");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+/// A stored value outside its closed set is reported as corruption, never guessed.
+async fn unknown_stored_values_are_corrupt(s: SqlStore) {
+    let corrupt = |r: StoreResult<_>| matches!(r, Err(StoreError::Corrupt(_)));
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.add_material(&material("m1", "a1", "site_plan"), "firm:f1").await.expect("m");
+    s.create_application(&application("a2", "f1", 1), "firm:f1").await.expect("app");
+    s.submit_application(&submit("a2", None, "j-a2", 100), "firm:f1").await.expect("submit");
+    prereview_to_review(&s, "a2", "j-a2", 200, 1).await;
+    let staff = StaffRecord {
+        id: "s1".into(),
+        username: "rev".into(),
+        password_hash: "h".into(),
+        role: Role::Reviewer,
+        department: Some(Department::Construction),
+        district: Some(nightpermit_domain::District::Jingan),
+        created_at: 1,
+    };
+    s.create_staff(&staff, "cli").await.expect("staff");
+
+    s.overwrite_column("materials", "kind", ("id", "m1"), "photo").await.expect("tamper");
+    assert!(corrupt(s.materials("a1").await.map(drop)));
+    s.overwrite_column("applications", "status", ("id", "a1"), "archived").await.expect("tamper");
+    assert!(corrupt(s.application("a1").await.map(drop)));
+    assert!(corrupt(s.list_applications(&ApplicationScope::All, 10, 0).await.map(drop)));
+    assert!(corrupt(s.submit_application(&submit("a1", None, "j-a1", 300), "firm:f1").await.map(drop)));
+    s.overwrite_column("staff", "role", ("id", "s1"), "superuser").await.expect("tamper");
+    assert!(corrupt(s.staff_by_username("rev").await.map(drop)));
+    s.overwrite_column("staff", "role", ("id", "s1"), "reviewer").await.expect("repair");
+    s.overwrite_column("staff", "department", ("id", "s1"), "planning").await.expect("tamper");
+    assert!(corrupt(s.staff_by_id("s1").await.map(drop)));
+    s.overwrite_column("review_tracks", "department", ("id", "a2-c1"), "planning").await.expect("tamper");
+    assert!(corrupt(s.tracks("a2").await.map(drop)));
+    s.overwrite_column("review_tracks", "status", ("id", "a2-e1"), "maybe").await.expect("tamper");
+    assert!(corrupt(s.track("a2-e1").await.map(drop)));
+    s.overwrite_column("decisions", "outcome", ("application_id", "a2"), "approve_anyway").await.expect("tamper");
+    assert!(corrupt(s.decisions("a2").await.map(drop)));
+    // Nothing was written on the strength of a guess.
+    assert_eq!(s.jobs_for_application("a1").await.expect("jobs").len(), 0);
+}
+
+fn refused_as_submitted(e: Option<&StoreError>) -> bool {
+    matches!(e, Some(StoreError::WrongStatus { current: nightpermit_domain::ApplicationStatus::Prereview }))
 }
 
 macro_rules! contract {
     ($($name:ident),+) => {
         mod sqlite {
             $(
-            #[tokio::test]
+            // Several worker threads, so the racing scenarios really run in parallel.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let dir = super::tempdir();
                 let store = super::fresh_sqlite(&dir).await.expect("sqlite");
@@ -448,7 +601,7 @@ macro_rules! contract {
         }
         mod postgres {
             $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let store = super::fresh_postgres().await.expect("postgres at 127.0.0.1:5432 (see README)");
                 super::run::$name(store).await;
@@ -473,7 +626,6 @@ fn uuid_like() -> String {
 /// Adapters from a concrete store to each contract scenario.
 mod run {
     use super::*;
-    use std::sync::Arc;
 
     pub async fn firms_and_staff(s: SqlStore) {
         super::firms_and_staff(&s).await
@@ -493,6 +645,15 @@ mod run {
     pub async fn concurrent_submits_make_one_round(s: SqlStore) {
         super::concurrent_submits_make_one_round(Arc::new(s)).await
     }
+    pub async fn simultaneous_approvals_approve_once(s: SqlStore) {
+        super::simultaneous_approvals_approve_once(Arc::new(s)).await
+    }
+    pub async fn edits_racing_a_submit_never_change_a_submitted_case(s: SqlStore) {
+        super::edits_racing_a_submit_never_change_a_submitted_case(Arc::new(s)).await
+    }
+    pub async fn unknown_stored_values_are_corrupt(s: SqlStore) {
+        super::unknown_stored_values_are_corrupt(s).await
+    }
     pub async fn review_flow(s: SqlStore) {
         super::review_flow(&s).await
     }
@@ -510,7 +671,10 @@ contract!(
     job_queue_leases_and_retries,
     audit_chain,
     concurrent_submits_make_one_round,
+    simultaneous_approvals_approve_once,
+    edits_racing_a_submit_never_change_a_submitted_case,
     review_flow,
+    unknown_stored_values_are_corrupt,
     firm_records_and_grades,
     permits_issue_and_revoke
 );

@@ -120,11 +120,7 @@ pub async fn create_session(
         Some(code) => {
             state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id, f.password_hash, Role::Firm))
         }
-        None => state
-            .store
-            .staff_by_username(&login)
-            .await?
-            .map(|s| ("staff", s.id, s.password_hash, s.role.parse().unwrap_or(Role::Auditor))),
+        None => state.store.staff_by_username(&login).await?.map(|s| ("staff", s.id, s.password_hash, s.role)),
     };
     let stored_hash = principal.as_ref().map(|p| p.2.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let ok = state.protection.password_job(move || verify_password(&password, &stored_hash)).await?;

@@ -46,12 +46,6 @@ fn form_record_fields(form: &ApplicationForm) -> ApiResult<String> {
     serde_json::to_string(form).map_err(ApiError::internal)
 }
 
-fn status_of(app: &ApplicationRecord) -> ApiResult<ApplicationStatus> {
-    app.status
-        .parse()
-        .map_err(|_| ApiError::internal(anyhow::anyhow!("application {} has unknown status {}", app.id, app.status)))
-}
-
 fn round_view(r: nightpermit_store::PrereviewRoundRecord) -> PrereviewView {
     PrereviewView {
         round: r.round,
@@ -80,7 +74,7 @@ pub async fn list_rounds(
 /// Builds the full API.md view of one application.
 pub async fn application_view(state: &AppState, caller: &Caller, app: ApplicationRecord) -> ApiResult<ApplicationView> {
     let form = stored_form(&app)?;
-    let status = status_of(&app)?;
+    let status = app.status;
     // The owner's record is already loaded with the session; others' is looked up.
     let firm = match caller {
         Caller::Firm(f) if f.id == app.firm_id => f.clone(),
@@ -106,7 +100,7 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
         .await?
         .into_iter()
         .map(|m| MaterialView {
-            kind: m.kind.parse().unwrap_or(MaterialKind::SitePlan),
+            kind: m.kind,
             id: m.id,
             filename: m.filename,
             content_type: m.content_type,
@@ -141,7 +135,7 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
             .into_iter()
             .map(|t| TrackView {
                 id: t.id,
-                department: t.department.parse().unwrap_or(nightpermit_domain::Department::Construction),
+                department: t.department,
                 status: t.status,
                 reasons: serde_json::from_str(&t.reasons).unwrap_or_default(),
                 decided_by: t.decided_by,
@@ -190,7 +184,7 @@ pub async fn create_application(
         id: uuid::Uuid::now_v7().to_string(),
         firm_id: firm.id.clone(),
         district: form.district.id().into(),
-        status: ApplicationStatus::Draft.id().into(),
+        status: ApplicationStatus::Draft,
         form: form_record_fields(&form)?,
         construction_permit_no: form.project.construction_permit_no.clone(),
         start_date: form.night_work.start_date.clone(),
@@ -219,7 +213,7 @@ pub async fn patch_application(
     if !patch.is_object() {
         return Err(ApiError::field("body", "INVALID_TYPE", "修改内容应为 JSON 对象"));
     }
-    let current = status_of(&app)?;
+    let current = app.status;
     if !current.editable() {
         return Err(StoreError::WrongStatus { current }.into());
     }
@@ -292,7 +286,7 @@ pub async fn list_applications(
     let items = rows
         .into_iter()
         .map(|a| {
-            let status = status_of(&a)?;
+            let status = a.status;
             let form = stored_form(&a)?;
             Ok(ApplicationSummary {
                 status,
@@ -336,7 +330,7 @@ pub async fn upload_material(
 ) -> ApiResult<(StatusCode, Json<MaterialView>)> {
     let app = owned_application(&state, &caller, &id).await?;
     let mut multipart = multipart?;
-    let current = status_of(&app)?;
+    let current = app.status;
     if !current.editable() {
         return Err(StoreError::WrongStatus { current }.into());
     }
@@ -383,7 +377,7 @@ pub async fn upload_material(
     let material = MaterialRecord {
         id: uuid::Uuid::now_v7().to_string(),
         application_id: id,
-        kind: kind.id().into(),
+        kind,
         filename: clean_filename(filename.as_deref()),
         content_type: file_type.content_type().into(),
         sha256,
@@ -419,6 +413,22 @@ pub async fn delete_material(
         Err(StoreError::NotFound) => Err(ApiError::not_found("材料")),
         other => other.map(|()| StatusCode::NO_CONTENT).map_err(Into::into),
     }
+}
+
+/// The firm withdraws its application before a decision (draft, pre-review, returned for
+/// correction, or under review before either department decided).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/withdraw", tag = "applications", security(("bearer" = [])),
+    params(("id" = String, Path, description = "application id")),
+    responses((status = 200, body = ApplicationView), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "INVALID_STATE: already decided, or a department has decided")))]
+pub async fn withdraw_application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApplicationView>> {
+    owned_application(&state, &caller, &id).await?;
+    let withdrawn = state.store.withdraw_application(&id, &caller.actor(), state.clock.now_ms()).await?;
+    Ok(Json(application_view(&state, &caller, withdrawn).await?))
 }
 
 /// Submits the application: one case, one pre-review job. Repeat-safe with `Idempotency-Key`.
@@ -465,7 +475,7 @@ pub async fn submit_application(
         StatusCode::ACCEPTED,
         Json(SubmitView {
             id: receipt.application_id,
-            status: receipt.status.parse().unwrap_or(ApplicationStatus::Prereview),
+            status: receipt.status,
             round: receipt.round,
             submitted_at: rfc3339(receipt.submitted_at),
         }),

@@ -42,13 +42,17 @@ pub struct PublicPermit {
 }
 
 /// valid, revoked or expired (a valid permit whose last night has ended).
+/// Whether the permit's last night has ended by `now_ms` (a form without nights has none left).
+pub fn nights_over(form: &ApplicationForm, now_ms: i64) -> bool {
+    let last_end = form.window().and_then(|w| w.intervals().last().map(|(_, end)| *end));
+    last_end.and_then(shanghai_millis).is_some_and(|end| end <= now_ms)
+}
+
 pub fn permit_status(p: &PermitRecord, form: &ApplicationForm, now_ms: i64) -> String {
     if p.status != "valid" {
         return p.status.clone();
     }
-    let last_end = form.window().and_then(|w| w.intervals().last().map(|(_, end)| *end));
-    let ended = last_end.and_then(shanghai_millis).is_some_and(|end| end <= now_ms);
-    if ended {
+    if nights_over(form, now_ms) {
         "expired".into()
     } else {
         "valid".into()

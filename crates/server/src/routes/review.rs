@@ -7,7 +7,7 @@ use crate::views::rfc3339;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use nightpermit_domain::{ApplicationStatus, Department, Role};
+use nightpermit_domain::{ApplicationStatus, Department, Role, TrackStatus};
 use nightpermit_store::{StoreError, TrackDecision, TrackRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,8 +19,7 @@ pub struct ReviewTask {
     pub round: i64,
     pub department: Department,
     pub district: String,
-    /// pending, approved, rejected or correction_requested.
-    pub status: String,
+    pub status: TrackStatus,
     /// Why the case needs a human (the rules' reasons).
     pub reasons: Vec<String>,
     pub project_name: String,
@@ -77,7 +76,7 @@ pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask
     let form: crate::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
     let until = t.decided_at.unwrap_or_else(|| state.clock.now_ms());
     Ok(ReviewTask {
-        department: t.department.parse().unwrap_or(Department::Construction),
+        department: t.department,
         reasons: serde_json::from_str(&t.reasons).unwrap_or_default(),
         project_name: form.project.name,
         firm_name: firm.map(|f| f.name).unwrap_or_default(),
@@ -135,12 +134,12 @@ pub async fn decide_task(
     ApiJson(body): ApiJson<TaskDecisionBody>,
 ) -> ApiResult<Json<TaskDecisionView>> {
     let (department, district) = reviewer(&caller)?;
-    let track = state.store.track(&id).await?.filter(|t| t.department == department.id() && t.district == district);
+    let track = state.store.track(&id).await?.filter(|t| t.department == department && t.district == district);
     let track = track.ok_or_else(|| ApiError::not_found("审核任务"))?;
     let status = match body.outcome.as_str() {
-        "approve" => "approved",
-        "reject" => "rejected",
-        "request_correction" => "correction_requested",
+        "approve" => TrackStatus::Approved,
+        "reject" => TrackStatus::Rejected,
+        "request_correction" => TrackStatus::CorrectionRequested,
         other => {
             return Err(ApiError::field(
                 "outcome",
@@ -150,7 +149,7 @@ pub async fn decide_task(
         }
     };
     let comment = body.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-    if status != "approved" && comment.is_none() {
+    if status != TrackStatus::Approved && comment.is_none() {
         return Err(ApiError::field(
             "comment",
             "COMMENT_REQUIRED",
@@ -162,7 +161,7 @@ pub async fn decide_task(
     }
     let decision = TrackDecision {
         track_id: track.id.clone(),
-        status: status.into(),
+        status,
         decided_by: caller.actor(),
         comment,
         now: state.clock.now_ms(),
