@@ -31,13 +31,17 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
-/// Runs one case; returns (outcome, findings).
-async fn run(app: &TestApp, case: &str) -> (String, Vec<Value>, Value) {
+/// Runs one case; returns (outcome, findings, expected, firm token, application id).
+async fn run(app: &TestApp, case: &str) -> (String, Vec<Value>, Value, String, String) {
     let dir = corpus_dir().join(case);
     let (firm, form, expected) = (load(&dir, "firm.json"), load(&dir, "application.json"), load(&dir, "expected.json"));
     // Several cases share a firm: registered once.
     let r = app.post_json("/api/v1/firms", None, &firm).await;
-    assert!([StatusCode::CREATED, StatusCode::CONFLICT].contains(&r.status()), "{}", r.text().await.unwrap_or_default());
+    assert!(
+        [StatusCode::CREATED, StatusCode::CONFLICT].contains(&r.status()),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let token = app.login(firm["credit_code"].as_str().expect("code"), firm["password"].as_str().expect("pw")).await;
     let id = app.create_application(&token, &form).await["id"].as_str().expect("id").to_string();
     for file in expected["files"].as_array().expect("files").iter().filter_map(Value::as_str) {
@@ -59,7 +63,7 @@ async fn run(app: &TestApp, case: &str) -> (String, Vec<Value>, Value) {
     assert_eq!(v["prereview"]["state"], "done", "{case}: {v:#}");
     let outcome = v["prereview"]["outcome"].as_str().unwrap_or("").to_string();
     let findings = v["prereview"]["findings"].as_array().cloned().unwrap_or_default();
-    (outcome, findings, expected)
+    (outcome, findings, expected, token, id)
 }
 
 fn check(case: &str, outcome: &str, findings: &[Value], expected: &Value) {
@@ -96,7 +100,40 @@ async fn representative_dev_corpus_cases() {
         "v12_credit_code_other_firm",
         "v19_plan_no_seal_pdf",
     ] {
-        let (outcome, findings, expected) = run(&app, case).await;
+        let (outcome, findings, expected, token, id) = run(&app, case).await;
         check(case, &outcome, &findings, &expected);
+        if case.starts_with("v12") {
+            contest_the_finding(&app, &token, &id, &findings).await;
+        }
     }
+}
+
+/// The firm holds the credit-code finding wrong: the case goes to both departments' reviewers
+/// with the dispute, instead of back to the firm.
+async fn contest_the_finding(app: &TestApp, token: &str, id: &str, findings: &[Value]) {
+    let finding = findings.iter().find(|f| f["code"] == "CREDIT_CODE_MISMATCH").expect("finding");
+    let fid = finding["id"].as_str().expect("findings carry an id");
+    let path = format!("/api/v1/applications/{id}/disputes");
+    let r = app.post_json(&path, Some(token), &serde_json::json!({"finding_ids": [fid]})).await;
+    common::field_error(r, "comment", "COMMENT_REQUIRED").await;
+    let r = app.post_json(&path, Some(token), &serde_json::json!({"finding_ids": ["9-99"], "comment": "x"})).await;
+    common::field_error(r, "finding_ids", "UNKNOWN_FINDING").await;
+    let body = serde_json::json!({"finding_ids": [fid], "comment": "执照上的代码与我单位一致，请人工核对原件"});
+    let r = app.post_json(&path, Some(token), &body).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["status"], "under_review");
+    let tracks = v["tracks"].as_array().expect("tracks");
+    assert_eq!(tracks.len(), 2);
+    assert!(tracks.iter().all(|t| t["status"] == "pending"), "{tracks:?}");
+    // A second dispute is too late: the case is with the reviewers now.
+    let r = app.post_json(&path, Some(token), &body).await;
+    common::problem(r, StatusCode::CONFLICT, "INVALID_STATE").await;
+    let reviewer = app
+        .staff("corpus-reviewer", "reviewer", Some("construction"), Some(v["district"].as_str().expect("district")))
+        .await;
+    let queue: Value = app.get("/api/v1/review/tasks", Some(&reviewer)).await.json().await.expect("json");
+    let item =
+        queue["items"].as_array().and_then(|i| i.iter().find(|t| t["application_id"] == id)).expect("in the queue");
+    assert!(item.to_string().contains("异议"), "the dispute is shown to the reviewer: {item}");
 }

@@ -81,7 +81,8 @@ impl ApplicationStatus {
             // A clean pre-review goes to the departments; the rules may approve or reject at once.
             // The firm may withdraw while the machine reads its materials.
             Prereview => &[NeedsCorrection, UnderReview, Approved, Rejected, Withdrawn],
-            NeedsCorrection => &[Prereview, Withdrawn],
+            // UnderReview: the firm contests the pre-review's findings and a human decides.
+            NeedsCorrection => &[Prereview, UnderReview, Withdrawn],
             UnderReview => &[Approved, Rejected, NeedsCorrection, Withdrawn],
             Approved => &[Issued],
             Issued => &[Revoked, Expired],
@@ -165,6 +166,7 @@ mod tests {
             (Prereview, Rejected),
             (Prereview, Withdrawn),
             (NeedsCorrection, Prereview),
+            (NeedsCorrection, UnderReview),
             (NeedsCorrection, Withdrawn),
             (UnderReview, Approved),
             (UnderReview, Rejected),

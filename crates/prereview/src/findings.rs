@@ -54,6 +54,10 @@ impl Region {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// Stable within the case: `<round>-<n>`, given when the round's report is stored, so the
+    /// firm can contest one finding and a reviewer see which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub code: String,
     pub severity: Severity,
     pub material_id: Option<String>,
@@ -67,6 +71,7 @@ pub struct Finding {
 impl Finding {
     pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
         Finding {
+            id: None,
             code: code.into(),
             severity,
             material_id: None,

@@ -113,7 +113,7 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tracks_for(
+pub(crate) fn tracks_for(
     app_id: &str,
     round: i64,
     district: &str,
@@ -263,12 +263,17 @@ fn finish_of(
         application_id: app_id.to_string(),
         round,
         outcome: outcome.to_string(),
-        findings: serde_json::to_string(findings).unwrap_or_else(|_| "[]".into()),
+        findings: serde_json::to_string(&numbered(findings, round)).unwrap_or_else(|_| "[]".into()),
         new_status,
         decision,
         tracks,
         now: state.clock.now_ms(),
     }
+}
+
+/// The findings with their ids (`<round>-<n>`), by which a firm contests one.
+fn numbered(findings: &[Finding], round: i64) -> Vec<Finding> {
+    findings.iter().enumerate().map(|(i, f)| Finding { id: Some(format!("{round}-{}", i + 1)), ..f.clone() }).collect()
 }
 
 /// A job that failed on every attempt: the case goes to both departments' reviewers with an

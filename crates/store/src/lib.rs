@@ -144,6 +144,18 @@ pub trait Store: Send + Sync + 'static {
     /// The firm withdraws its application before any decision: while a draft, in pre-review,
     /// returned for correction, or under review with neither department having decided.
     /// Audited; returns the withdrawn application.
+    /// The firm contests the pre-review of `round` (`dispute` says which findings and why): a
+    /// case returned for correction goes to both departments' reviewers instead, with `tracks`
+    /// pending. WrongStatus unless the case is `needs_correction` in that round.
+    async fn dispute_prereview(
+        &self,
+        application_id: &str,
+        round: i64,
+        tracks: &[TrackRecord],
+        dispute: &serde_json::Value,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord>;
     async fn withdraw_application(&self, application_id: &str, actor: &str, now: i64)
         -> StoreResult<ApplicationRecord>;
 

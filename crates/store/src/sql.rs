@@ -846,6 +846,58 @@ impl Store for SqlStore {
             other => other,
         }
     }
+    async fn dispute_prereview(
+        &self,
+        application_id: &str,
+        round: i64,
+        tracks: &[TrackRecord],
+        dispute: &serde_json::Value,
+        actor: &str,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin_write().await?;
+        let app = self.lock_application(&mut tx, application_id).await?;
+        let current = app.status;
+        if current != ApplicationStatus::NeedsCorrection || app.round != round {
+            return Err(StoreError::WrongStatus { current });
+        }
+        for t in tracks {
+            sqlx::query(&format!(
+                "INSERT INTO review_tracks ({TRACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&t.id)
+            .bind(&t.application_id)
+            .bind(t.round)
+            .bind(t.department.id())
+            .bind(&t.district)
+            .bind(t.status.id())
+            .bind(&t.reasons)
+            .bind(&t.decided_by)
+            .bind(t.decided_at)
+            .bind(&t.comment)
+            .bind(t.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Self::move_application(&mut tx, application_id, current, ApplicationStatus::UnderReview, now).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "prereview.disputed",
+                entity: "application",
+                entity_id: application_id,
+                before: status_json(current),
+                after: Some(serde_json::json!({"status": ApplicationStatus::UnderReview.id(), "round": round, "dispute": dispute}).to_string()),
+            },
+        )
+        .await?;
+        let updated = self.lock_application(&mut tx, application_id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
     async fn withdraw_application(
         &self,
         application_id: &str,

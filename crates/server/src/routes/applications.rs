@@ -481,3 +481,74 @@ pub async fn submit_application(
         }),
     ))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisputeBody {
+    /// Ids of the contested findings (as in `prereview.findings[].id`), or
+    #[serde(default)]
+    pub finding_ids: Vec<String>,
+    /// the codes of the contested findings.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Why the firm holds the findings wrong (required).
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The firm contests findings of the pre-review: instead of waiting for a correction, the case
+/// goes to both departments' reviewers with the dispute shown.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/disputes", tag = "applications", security(("bearer" = [])),
+    params(("id" = String, Path, description = "application id")), request_body = DisputeBody,
+    responses((status = 200, body = ApplicationView), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "INVALID_STATE: not returned for correction"),
+              (status = 422, body = Problem, description = "COMMENT_REQUIRED, UNKNOWN_FINDING, NO_FINDING")))]
+pub async fn dispute_findings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DisputeBody>,
+) -> ApiResult<Json<ApplicationView>> {
+    let app = owned_application(&state, &caller, &id).await?;
+    if app.status != ApplicationStatus::NeedsCorrection {
+        return Err(StoreError::WrongStatus { current: app.status }.into());
+    }
+    let comment = body.comment.trim();
+    if comment.is_empty() {
+        return Err(ApiError::field("comment", "COMMENT_REQUIRED", "请说明认为预审结论有误的理由"));
+    }
+    if comment.chars().count() > 2000 {
+        return Err(ApiError::field("comment", "TOO_LONG", "理由最多2000字"));
+    }
+    let round = state.store.prereview_rounds(&id).await?.pop().ok_or_else(|| ApiError::not_found("预审结果"))?;
+    let findings: Vec<nightpermit_prereview::Finding> =
+        round.findings.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
+    let contested: Vec<&nightpermit_prereview::Finding> = findings
+        .iter()
+        .filter(|f| f.id.as_ref().is_some_and(|fid| body.finding_ids.contains(fid)) || body.codes.contains(&f.code))
+        .collect();
+    if let Some(unknown) = body.finding_ids.iter().find(|fid| !findings.iter().any(|f| f.id.as_ref() == Some(*fid))) {
+        return Err(ApiError::field("finding_ids", "UNKNOWN_FINDING", format!("本轮预审没有编号为 {unknown} 的问题")));
+    }
+    if contested.is_empty() {
+        return Err(ApiError::field("finding_ids", "NO_FINDING", "请指明有异议的预审问题（finding_ids 或 codes）"));
+    }
+    let listed: Vec<String> = contested.iter().map(|f| format!("{}（{}）", f.message, f.code)).collect();
+    let reasons = vec![format!("申请人对预审结论提出异议：{comment}"), format!("有异议的问题：{}", listed.join("；"))];
+    let now = state.clock.now_ms();
+    let tracks = crate::worker::tracks_for(
+        &id,
+        round.round,
+        &app.district,
+        nightpermit_domain::TrackStatus::Pending,
+        &reasons,
+        false,
+        now,
+    );
+    let dispute = serde_json::json!({
+        "finding_ids": contested.iter().filter_map(|f| f.id.clone()).collect::<Vec<_>>(),
+        "codes": contested.iter().map(|f| f.code.clone()).collect::<Vec<_>>(),
+        "comment": comment,
+    });
+    let updated = state.store.dispute_prereview(&id, round.round, &tracks, &dispute, &caller.actor(), now).await?;
+    Ok(Json(application_view(&state, &caller, updated).await?))
+}

@@ -60,6 +60,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::upload_material))
         .routes(routes!(applications::delete_material))
         .routes(routes!(applications::submit_application))
+        .routes(routes!(applications::dispute_findings))
         .routes(routes!(applications::withdraw_application))
         .routes(routes!(applications::list_rounds))
         .routes(routes!(review::list_tasks))
