@@ -137,8 +137,10 @@ pub fn verify_pdf_within(pdf: &[u8], roots: &[Certificate], limits: &VerifyLimit
             .stack_size(PARSE_STACK_BYTES)
             .spawn_scoped(scope, || verify_parsed(pdf, roots, limits));
         match worker {
+            // A panic here is a bug of ours (the fuzz tests look for this code): the caller still
+            // gets an answer, and the service stays up.
             Ok(handle) => handle.join().unwrap_or_else(|_| {
-                VerifyReport::refused(VerifyProblem::new("PDF_UNPARSEABLE", "无法解析该 PDF 文件"))
+                VerifyReport::refused(VerifyProblem::new("VERIFY_INTERNAL_ERROR", "验签时发生内部错误，该文件未能验证"))
             }),
             Err(_) => VerifyReport::refused(VerifyProblem::new("VERIFY_UNAVAILABLE", "验签服务暂时繁忙，请稍后重试")),
         }

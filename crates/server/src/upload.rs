@@ -174,3 +174,30 @@ mod tests {
         assert_eq!(clean_filename(None), "upload");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! A fixed-budget fuzz loop over the upload sniffer and its checks, run in `make test`:
+    //! random bytes and real headers cut or corrupted are refused or accepted, never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn limits() -> LimitSettings {
+        crate::config::Settings::load(None).map(|s| s.limits).unwrap_or_else(|e| panic!("defaults: {e}"))
+    }
+
+    const HEADERS: [&[u8]; 5] =
+        [b"\\x89PNG\\r\\n\\x1a\\n", &[0xFF, 0xD8, 0xFF, 0xE0], b"II*\\0", b"MM\\0*", b"%PDF-1.7\\n"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_get_an_answer(header in 0usize..6, body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut bytes = HEADERS.get(header).map(|h| h.to_vec()).unwrap_or_default();
+            bytes.extend(body);
+            let _ = sniff(&bytes);
+            let _ = check_upload(&bytes, &limits());
+        }
+    }
+}
