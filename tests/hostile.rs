@@ -347,3 +347,46 @@ async fn blank_and_corrupt_files_are_named_as_such() {
     let _ = stop.send(());
     let _ = worker.await;
 }
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_by_the_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut settings = common::fresh_settings(Db::Sqlite).await;
+    settings.server.request_timeout_secs = 1;
+    let app = TestApp::start(settings).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let head =
+        "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    for _ in 0..50 {
+        if stream.write_all(b" ").await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 1024];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(started.elapsed() < Duration::from_secs(4), "a body trickled for {:?}", started.elapsed());
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 503"), "{text}");
+    alive(&app).await;
+}
+
+#[tokio::test]
+async fn file_names_lose_characters_that_disguise_them() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, token) = app.firm(96).await;
+    let id = app.create_application(&token, &common::example_form()).await["id"].as_str().expect("id").to_string();
+    let r = app.upload(&token, &id, "site_plan", "invoice\u{202e}gnp.exe", common::png(200, 200)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["filename"], "invoicegnp.exe");
+}

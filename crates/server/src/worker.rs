@@ -33,6 +33,10 @@ pub async fn run(
     let lease_ms = state.settings.jobs.lease_secs * 1000;
     tracing::info!(worker = %worker_id, "pre-review worker started");
     let mut housekeeping_due = tokio::time::Instant::now();
+    // Several cases at once, sharing the OCR threads: a case whose file takes its whole time
+    // budget holds one thread, and the next firm's case is read on the others meanwhile.
+    let concurrent = state.settings.worker.ocr_threads.max(1);
+    let mut in_flight = tokio::task::JoinSet::new();
     loop {
         if *shutdown.borrow() {
             break;
@@ -43,40 +47,23 @@ pub async fn run(
             }
             housekeeping_due = tokio::time::Instant::now() + HOUSEKEEPING_EVERY;
         }
+        // Finished jobs leave the set; a panic in one is logged, its job retried after its lease.
+        while let Some(done) = in_flight.try_join_next() {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a job task ended abnormally");
+            }
+        }
+        if in_flight.len() >= concurrent {
+            tokio::select! {
+                _ = in_flight.join_next() => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
         let now = state.clock.now_ms();
         match state.store.claim_job(&[JOB_KIND_PREREVIEW, JOB_KIND_SEAL], &worker_id, now, lease_ms).await {
             Ok(Some(job)) => {
-                let started = std::time::Instant::now();
-                if job.kind == JOB_KIND_SEAL {
-                    // Sealing has no human fallback: it retries until the keys or storage work
-                    // again, then stays visible as a dead job for operators.
-                    if let Err(e) = crate::sealing::process(&state, &worker_id, &job).await {
-                        tracing::error!(job = %job.id, attempt = job.attempts, error = %e, "sealing failed");
-                        let retry_at = state.clock.now_ms() + 10_000 * job.attempts;
-                        let _ = state
-                            .store
-                            .fail_job(&job.id, &worker_id, &format!("{e:#}"), state.clock.now_ms(), retry_at)
-                            .await;
-                    }
-                    continue;
-                }
-                if let Err(e) = process(&state, &prereviewer, &worker_id, &job).await {
-                    tracing::warn!(job = %job.id, attempt = job.attempts, error = %e, "pre-review job failed");
-                    let error = format!("{e:#}");
-                    // At the last attempt the case goes to a human instead of another retry.
-                    let handed_over = job.attempts >= job.max_attempts
-                        && give_up(&state, &worker_id, &job, &error)
-                            .await
-                            .map_err(|e| tracing::error!(error = %e, "cannot hand over"))
-                            .is_ok();
-                    if !handed_over {
-                        // Back off a little more each attempt.
-                        let retry_at = state.clock.now_ms() + 5_000 * job.attempts;
-                        let _ = state.store.fail_job(&job.id, &worker_id, &error, state.clock.now_ms(), retry_at).await;
-                    }
-                } else {
-                    tracing::info!(job = %job.id, ms = started.elapsed().as_millis() as u64, "pre-review job done");
-                }
+                in_flight.spawn(handle_job(state.clone(), prereviewer.clone(), worker_id.clone(), job));
             }
             Ok(None) => {
                 tokio::select! {
@@ -90,7 +77,41 @@ pub async fn run(
             }
         }
     }
+    // Shutdown finishes the jobs in hand.
+    while in_flight.join_next().await.is_some() {}
     tracing::info!(worker = %worker_id, "pre-review worker stopped");
+}
+
+/// Runs one claimed job to its end: done, failed for a retry, or handed to a human.
+async fn handle_job(state: AppState, prereviewer: Arc<Prereviewer>, worker_id: String, job: JobRecord) {
+    let started = std::time::Instant::now();
+    if job.kind == JOB_KIND_SEAL {
+        // Sealing has no human fallback: it retries until the keys or storage work
+        // again, then stays visible as a dead job for operators.
+        if let Err(e) = crate::sealing::process(&state, &worker_id, &job).await {
+            tracing::error!(job = %job.id, attempt = job.attempts, error = %e, "sealing failed");
+            let retry_at = state.clock.now_ms() + 10_000 * job.attempts;
+            let _ = state.store.fail_job(&job.id, &worker_id, &format!("{e:#}"), state.clock.now_ms(), retry_at).await;
+        }
+        return;
+    }
+    if let Err(e) = process(&state, &prereviewer, &worker_id, &job).await {
+        tracing::warn!(job = %job.id, attempt = job.attempts, error = %e, "pre-review job failed");
+        let error = format!("{e:#}");
+        // At the last attempt the case goes to a human instead of another retry.
+        let handed_over = job.attempts >= job.max_attempts
+            && give_up(&state, &worker_id, &job, &error)
+                .await
+                .map_err(|e| tracing::error!(error = %e, "cannot hand over"))
+                .is_ok();
+        if !handed_over {
+            // Back off a little more each attempt.
+            let retry_at = state.clock.now_ms() + 5_000 * job.attempts;
+            let _ = state.store.fail_job(&job.id, &worker_id, &error, state.clock.now_ms(), retry_at).await;
+        }
+    } else {
+        tracing::info!(job = %job.id, ms = started.elapsed().as_millis() as u64, "pre-review job done");
+    }
 }
 
 /// Stores `expired` on permits whose last night has ended, and deletes ended sessions.
