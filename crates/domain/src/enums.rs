@@ -155,6 +155,43 @@ closed_set!(
     }
 );
 
+// ---- After-care: complaints and double-random inspections ----
+
+closed_set!(
+    /// How a complaint is handled first: night work with no permit in force is the most serious.
+    ComplaintPriority, "投诉等级", {
+        Highest => "highest", "最高（无许可夜间施工）";
+        Normal => "normal", "一般（有许可夜间施工）";
+    }
+);
+
+closed_set!(
+    /// The steps of the 1/3/10/15-day rule, in the order they are taken.
+    ComplaintStep, "投诉处理环节", {
+        Contacted => "contacted", "联系投诉人";
+        Inspected => "inspected", "现场检查并责令整改";
+        Checked => "checked", "整改复查并安排监测";
+        Concluded => "concluded", "根据监测结果办结";
+    }
+);
+
+closed_set!(
+    /// What a concluded complaint was found to be.
+    ComplaintOutcome, "投诉结论", {
+        Upheld => "upheld", "投诉属实";
+        NotUpheld => "not_upheld", "投诉不属实";
+    }
+);
+
+closed_set!(
+    /// Where one drawn inspection stands.
+    InspectionStatus, "检查状态", {
+        Assigned => "assigned", "待检查";
+        Passed => "passed", "合格";
+        Failed => "failed", "不合格";
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

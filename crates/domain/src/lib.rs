@@ -8,7 +8,10 @@ mod night;
 mod status;
 
 pub use credit_code::{CreditCode, CreditCodeError, CREDIT_CODE_ALPHABET};
-pub use enums::{DecisionOutcome, Department, District, MaterialKind, Process, Role, TrackStatus, UnknownValue};
+pub use enums::{
+    ComplaintOutcome, ComplaintPriority, ComplaintStep, DecisionOutcome, Department, District, InspectionStatus,
+    MaterialKind, Process, Role, TrackStatus, UnknownValue,
+};
 pub use night::{
     minutes_after_night_start, parse_clock, parse_date, NightWindow, NightWindowError, MAX_NIGHTS_PER_APPLICATION,
     NIGHT_END, NIGHT_START,

@@ -3,6 +3,7 @@
 //! facts are incomplete to a human. No I/O beyond parsing the text callers hand in.
 #![forbid(unsafe_code)]
 
+pub mod aftercare;
 pub mod example;
 mod facts;
 pub mod grading;

@@ -23,6 +23,11 @@ pub struct Settings {
     pub rules: RulesSettings,
     pub seal: SealSettings,
     pub districts: BTreeMap<String, DistrictAuthorities>,
+    /// After-care: complaint deadlines and inspection draws (defaults when the section is absent).
+    #[serde(default)]
+    pub complaints: ComplaintSettings,
+    #[serde(default)]
+    pub inspections: InspectionSettings,
     /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
     #[serde(skip)]
     pub database_url: Option<DatabaseUrl>,
@@ -111,6 +116,60 @@ pub struct RulesSettings {
     pub grading: PathBuf,
 }
 
+/// The 1/3/10/15-day complaint rule: the day limits and whether they count working days.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ComplaintSettings {
+    pub day_kind: nightpermit_rules::aftercare::DayKind,
+    pub contact_days: u32,
+    pub inspect_days: u32,
+    pub check_days: u32,
+    pub conclude_days: u32,
+}
+
+impl Default for ComplaintSettings {
+    fn default() -> Self {
+        let d = nightpermit_rules::aftercare::StepDays::default();
+        Self {
+            day_kind: Default::default(),
+            contact_days: d.contact,
+            inspect_days: d.inspect,
+            check_days: d.check,
+            conclude_days: d.conclude,
+        }
+    }
+}
+
+impl ComplaintSettings {
+    pub fn steps(&self) -> nightpermit_rules::aftercare::StepDays {
+        nightpermit_rules::aftercare::StepDays {
+            contact: self.contact_days,
+            inspect: self.inspect_days,
+            check: self.check_days,
+            conclude: self.conclude_days,
+        }
+    }
+}
+
+/// Double-random inspections: how strongly each grade is sampled, and the noise limit results
+/// are judged by.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct InspectionSettings {
+    pub weight_green: u32,
+    pub weight_yellow: u32,
+    pub weight_red: u32,
+    /// GB 12523-2011: 55 dB(A) at the site boundary at night.
+    pub night_limit_db: f64,
+    pub max_draw: u32,
+}
+
+impl Default for InspectionSettings {
+    fn default() -> Self {
+        Self { weight_green: 1, weight_yellow: 3, weight_red: 6, night_limit_db: 55.0, max_draw: 200 }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct DistrictAuthorities {
     pub name: String,
@@ -186,6 +245,19 @@ impl Settings {
         }
         if self.auth.session_ttl_hours <= 0 || self.jobs.lease_secs <= 0 || self.jobs.max_attempts <= 0 {
             bail!("auth.session_ttl_hours, jobs.lease_secs and jobs.max_attempts must be positive");
+        }
+        let c = &self.complaints;
+        if !(c.contact_days <= c.inspect_days && c.inspect_days <= c.check_days && c.check_days <= c.conclude_days) {
+            bail!("[complaints] day limits must not decrease: contact <= inspect <= check <= conclude");
+        }
+        let i = &self.inspections;
+        // A zero weight would silently leave a grade out of the frame; every in-force permit
+        // must be drawable.
+        if i.weight_green == 0 || i.weight_yellow == 0 || i.weight_red == 0 {
+            bail!("[inspections] weights must be at least 1");
+        }
+        if !(i.weight_green <= i.weight_yellow && i.weight_yellow <= i.weight_red) {
+            bail!("[inspections] weights must rank red >= yellow >= green");
         }
         Ok(())
     }

@@ -25,6 +25,24 @@ pub async fn record(
     actor: &str,
     now: i64,
 ) -> StoreResult<RecordOutcome> {
+    let outcome = prepare(store, policy, firm, kind, occurred_at, note, actor, now).await?;
+    store.add_firm_record(&outcome.entry, outcome.change.as_ref(), actor).await?;
+    Ok(outcome)
+}
+
+/// The entry and the grade change a new record would make, without writing them: for steps
+/// that write the entry in their own transaction (an upheld complaint, a failed inspection).
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare(
+    store: &dyn Store,
+    policy: &GradingPolicy,
+    firm: &FirmRecord,
+    kind: RecordKind,
+    occurred_at: i64,
+    note: &str,
+    actor: &str,
+    now: i64,
+) -> StoreResult<RecordOutcome> {
     let entry = FirmRecordEntry {
         id: uuid::Uuid::now_v7().to_string(),
         firm_id: firm.id.clone(),
@@ -52,6 +70,5 @@ pub async fn record(
         cause: format!("{}: {note}", kind.id()),
         at: now,
     });
-    store.add_firm_record(&entry, change.as_ref(), actor).await?;
     Ok(RecordOutcome { entry, grade, points: result.points, change })
 }

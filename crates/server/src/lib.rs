@@ -3,6 +3,7 @@
 //! server on port 0.
 #![forbid(unsafe_code)]
 
+pub mod aftercare;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -18,6 +18,9 @@ struct CalendarFile {
     exam_quiet_periods: Vec<QuietPeriod>,
     #[serde(default)]
     holidays: Vec<NaiveDate>,
+    /// Weekend days that are working days (调休上班), for deadlines counted in working days.
+    #[serde(default)]
+    workdays: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +35,7 @@ struct QuietPeriod {
 pub struct Calendar {
     pub exam_quiet_periods: Vec<Interval>,
     pub holidays: Vec<NaiveDate>,
+    pub workdays: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +63,7 @@ pub fn parse_calendar(name: &str, text: &str) -> anyhow::Result<Calendar> {
     Ok(Calendar {
         exam_quiet_periods: file.exam_quiet_periods.iter().map(|p| Interval { start: p.start, end: p.end }).collect(),
         holidays: file.holidays,
+        workdays: file.workdays,
     })
 }
 

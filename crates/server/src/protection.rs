@@ -37,9 +37,9 @@ impl Limited {
             (&Method::POST, "/api/v1/sessions") | (&Method::POST, "/sign-in") => Some(Limited::SignIn),
             (&Method::POST, "/api/v1/firms") | (&Method::POST, "/register") => Some(Limited::Register),
             (&Method::POST, "/api/v1/verify") | (&Method::POST, "/verify") => Some(Limited::Verify),
-            (&Method::POST, p) if p.starts_with("/api/v1/complaints") || p.starts_with("/complaints") => {
-                Some(Limited::Complaint)
-            }
+            // Only the public filing: the inspectors' step endpoints below it are signed in and
+            // must not share the residents' five-a-minute allowance.
+            (&Method::POST, "/api/v1/complaints") | (&Method::POST, "/complaints") => Some(Limited::Complaint),
             (&Method::GET, p)
                 if p.starts_with("/api/v1/permits")
                     || p.starts_with("/api/v1/register")

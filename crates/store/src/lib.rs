@@ -4,12 +4,14 @@
 //! backend says so explicitly.
 #![forbid(unsafe_code)]
 
+pub mod aftercare;
 pub mod audit;
 pub mod blobs;
 mod records;
 mod sql;
 pub mod testing;
 
+pub use aftercare::*;
 pub use audit::{AuditEntry, AuditVerification};
 pub use blobs::{BlobError, BlobStore, LocalBlobStore};
 pub use records::*;
@@ -31,6 +33,10 @@ pub enum StoreError {
     /// An idempotency key was reused for a different application.
     #[error("idempotency key reused for another application")]
     IdempotencyKeyReused,
+    /// An after-care step the current state does not allow (recorded twice, out of order, not
+    /// the caller's); carries the stable code the API answers with.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// A stored value the code cannot read (e.g. a status outside its set): logged where it is
     /// found, answered as a plain server error.
     #[error("stored data is corrupt: {0}")]
@@ -70,7 +76,7 @@ pub enum ApplicationScope {
 /// which database serves them. Each method is one transaction; state changes append to the
 /// audit log inside that same transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AftercareStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;

@@ -12,6 +12,9 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
+// After-care (complaints, inspections, register) implements its own trait in sql/aftercare.rs.
+mod aftercare;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -380,6 +383,74 @@ impl SqlStore {
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Adds a firm-record entry and applies its grade change inside `tx`, audited: shared by
+    /// the record endpoint and the after-care steps that cause entries.
+    async fn write_firm_record(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        e: &FirmRecordEntry,
+        change: Option<&GradeChange>,
+        actor: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO firm_records (id, firm_id, kind, occurred_at, note, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&e.id)
+            .bind(&e.firm_id)
+            .bind(&e.kind)
+            .bind(e.occurred_at)
+            .bind(&e.note)
+            .bind(&e.recorded_by)
+            .bind(e.created_at)
+            .execute(&mut **tx)
+            .await?;
+        let after = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        self.append_audit(
+            tx,
+            AuditEvent {
+                at: e.created_at,
+                actor,
+                action: "firm.record_added",
+                entity: "firm",
+                entity_id: &e.firm_id,
+                before: None,
+                after: Some(after),
+            },
+        )
+        .await?;
+        if let Some(c) = change {
+            sqlx::query("UPDATE firms SET grade = $1 WHERE id = $2")
+                .bind(&c.to_grade)
+                .bind(&c.firm_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO grade_changes (id, firm_id, from_grade, to_grade, points, cause, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&c.id)
+                .bind(&c.firm_id)
+                .bind(&c.from_grade)
+                .bind(&c.to_grade)
+                .bind(c.points)
+                .bind(&c.cause)
+                .bind(c.at)
+                .execute(&mut **tx)
+                .await?;
+            self.append_audit(
+                tx,
+                AuditEvent {
+                    at: c.at,
+                    actor,
+                    action: "firm.grade_changed",
+                    entity: "firm",
+                    entity_id: &c.firm_id,
+                    before: Some(serde_json::json!({"grade": c.from_grade}).to_string()),
+                    after: Some(
+                        serde_json::json!({"grade": c.to_grade, "points": c.points, "cause": c.cause}).to_string(),
+                    ),
+                },
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -1287,62 +1358,7 @@ impl Store for SqlStore {
 
     async fn add_firm_record(&self, e: &FirmRecordEntry, change: Option<&GradeChange>, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO firm_records (id, firm_id, kind, occurred_at, note, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&e.id)
-            .bind(&e.firm_id)
-            .bind(&e.kind)
-            .bind(e.occurred_at)
-            .bind(&e.note)
-            .bind(&e.recorded_by)
-            .bind(e.created_at)
-            .execute(&mut *tx)
-            .await?;
-        let after = serde_json::to_string(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        self.append_audit(
-            &mut tx,
-            AuditEvent {
-                at: e.created_at,
-                actor,
-                action: "firm.record_added",
-                entity: "firm",
-                entity_id: &e.firm_id,
-                before: None,
-                after: Some(after),
-            },
-        )
-        .await?;
-        if let Some(c) = change {
-            sqlx::query("UPDATE firms SET grade = $1 WHERE id = $2")
-                .bind(&c.to_grade)
-                .bind(&c.firm_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO grade_changes (id, firm_id, from_grade, to_grade, points, cause, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&c.id)
-                .bind(&c.firm_id)
-                .bind(&c.from_grade)
-                .bind(&c.to_grade)
-                .bind(c.points)
-                .bind(&c.cause)
-                .bind(c.at)
-                .execute(&mut *tx)
-                .await?;
-            self.append_audit(
-                &mut tx,
-                AuditEvent {
-                    at: c.at,
-                    actor,
-                    action: "firm.grade_changed",
-                    entity: "firm",
-                    entity_id: &c.firm_id,
-                    before: Some(serde_json::json!({"grade": c.from_grade}).to_string()),
-                    after: Some(
-                        serde_json::json!({"grade": c.to_grade, "points": c.points, "cause": c.cause}).to_string(),
-                    ),
-                },
-            )
-            .await?;
-        }
+        self.write_firm_record(&mut tx, e, change, actor).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,8 +4,11 @@
 pub mod accounts;
 pub mod admin;
 pub mod applications;
+pub mod complaints;
+pub mod inspections;
 pub mod ops;
 pub mod permits;
+pub mod register;
 pub mod review;
 
 use crate::error::{ApiError, Problem};
@@ -31,6 +34,7 @@ use utoipa_axum::routes;
          (name = "review", description = "两部门并联审核"),
          (name = "admin", description = "企业信用记录与三色码"),
          (name = "permits", description = "许可证公开查询、下载与验签"),
+         (name = "aftercare", description = "批后监管：投诉处理、双随机检查与许可公示"),
          (name = "operations", description = "运维"))
 )]
 pub struct ApiDoc;
@@ -72,6 +76,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(permits::revoke))
         .routes(routes!(permits::verify))
         .routes(routes!(permits::certificates))
+        // After-care: complaints, double-random inspections, the open register.
+        .routes(routes!(complaints::file_complaint, complaints::list_complaints))
+        .routes(routes!(complaints::get_complaint))
+        .routes(routes!(complaints::record_step))
+        .routes(routes!(inspections::draw))
+        .routes(routes!(inspections::my_inspections))
+        .routes(routes!(inspections::record_result))
+        .routes(routes!(register::register))
+        .routes(routes!(register::register_feed))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -39,6 +39,8 @@ pub struct PublicPermit {
     pub revoked_at: Option<String>,
     pub revoke_reason: Option<String>,
     pub pdf_url: String,
+    /// Double-random inspections of this permit with a recorded result (一公开).
+    pub inspections: Vec<crate::routes::inspections::PublicInspection>,
 }
 
 /// valid, revoked or expired (a valid permit whose last night has ended).
@@ -88,6 +90,7 @@ async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermi
         revoked_at: p.revoked_at.map(rfc3339),
         revoke_reason: p.revoke_reason.clone(),
         pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
+        inspections: crate::routes::inspections::public_inspections(state, &p.number).await?,
     };
     Ok((view, p))
 }
