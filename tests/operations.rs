@@ -221,3 +221,74 @@ async fn missing_keys_on_postgres_stop_start_up_with_the_fix() {
     let err = nightpermit_server::build_state(s).await.err().expect("must not start without keys");
     assert!(format!("{err:#}").contains("nightpermit keys init"), "{err:#}");
 }
+
+/// `{id}`, `{task_id}`, `{number}` … all as `{}`: parameter names differ between documents.
+fn path_shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            c if !in_param => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The fixed contract (../shared/API.md, written by hand, read by outside scripts) against the
+/// OpenAPI document and the router: every endpoint the contract names is documented with that
+/// method and answers something other than "no such route". A route missing from the router, or
+/// registered without its documentation, or renamed, fails here.
+#[tokio::test]
+async fn every_contract_endpoint_is_documented_and_served() {
+    let contract = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/API.md"))
+        .expect("../shared/API.md, the API contract");
+    let re = regex_lite(&contract);
+    assert!(re.len() >= 20, "only {} endpoints read from API.md: {re:?}", re.len());
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.expect("json");
+    let documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(p, item)| {
+            item.as_object().into_iter().flat_map(|m| m.keys()).map(move |m| (m.to_uppercase(), path_shape(p)))
+        })
+        .collect();
+    for (method, path) in &re {
+        assert!(
+            documented.contains(&(method.clone(), path_shape(path))),
+            "{method} {path} is in API.md but not in the OpenAPI document"
+        );
+        let concrete = path.replace('{', "x").replace('}', "");
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = app.client.request(m, app.url(&concrete)).send().await.expect("send");
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert!(
+            !body.contains("ROUTE_NOT_FOUND") && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is in API.md but not served: {status} {body}"
+        );
+    }
+}
+
+/// `METHOD /api/v1/…` pairs written in code spans of the contract.
+fn regex_lite(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for span in text.split('`').skip(1).step_by(2) {
+        let mut words = span.split_whitespace();
+        let (Some(method), Some(path)) = (words.next(), words.next()) else { continue };
+        if ["GET", "POST", "PATCH", "DELETE", "PUT"].contains(&method) && path.starts_with("/api/v1/") {
+            let path = path.split('?').next().unwrap_or(path).to_string();
+            if !out.contains(&(method.to_string(), path.clone())) {
+                out.push((method.to_string(), path));
+            }
+        }
+    }
+    out
+}
