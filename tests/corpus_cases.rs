@@ -37,7 +37,11 @@ async fn run(app: &TestApp, case: &str) -> (String, Vec<Value>, Value) {
     let (firm, form, expected) = (load(&dir, "firm.json"), load(&dir, "application.json"), load(&dir, "expected.json"));
     // Several cases share a firm: registered once.
     let r = app.post_json("/api/v1/firms", None, &firm).await;
-    assert!([StatusCode::CREATED, StatusCode::CONFLICT].contains(&r.status()), "{}", r.text().await.unwrap_or_default());
+    assert!(
+        [StatusCode::CREATED, StatusCode::CONFLICT].contains(&r.status()),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let token = app.login(firm["credit_code"].as_str().expect("code"), firm["password"].as_str().expect("pw")).await;
     let id = app.create_application(&token, &form).await["id"].as_str().expect("id").to_string();
     for file in expected["files"].as_array().expect("files").iter().filter_map(Value::as_str) {

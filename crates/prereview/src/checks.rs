@@ -410,9 +410,7 @@ type PageOrigins = std::collections::HashMap<(String, u32), (String, u32)>;
 /// the last): their pages are checked together, numbered in upload order. Files that could not
 /// be read stay on their own, with their problem. Returns the readings to check and, for each
 /// combined page, the file and page it came from.
-fn combine_same_kind(
-    materials: &[MaterialReading],
-) -> (Vec<MaterialReading>, PageOrigins) {
+fn combine_same_kind(materials: &[MaterialReading]) -> (Vec<MaterialReading>, PageOrigins) {
     let mut out: Vec<MaterialReading> = Vec::new();
     let mut origin = std::collections::HashMap::new();
     for m in materials {
