@@ -32,6 +32,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/audit", get(accounts::audit))
         .route("/inspections", get(accounts::inspections))
         .route("/admin", get(accounts::admin))
+        .route("/p/{number}", get(public::permit))
+        .route("/night/{district}", get(public::night))
+        .route("/verify", get(public::verify_page).post(public::verify))
         .route("/static/{*path}", get(asset))
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
 }
