@@ -5,6 +5,8 @@
 //! Pages call the same functions as the JSON API handlers: they present, they do not decide.
 
 pub mod accounts;
+pub mod applicant;
+pub mod formdata;
 pub mod public;
 pub mod session;
 
@@ -35,6 +37,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/p/{number}", get(public::permit))
         .route("/night/{district}", get(public::night))
         .route("/verify", get(public::verify_page).post(public::verify))
+        .route("/applications", get(applicant::list).post(applicant::create))
+        .route("/applications/new", get(applicant::new_form))
+        .route("/applications/{id}", get(applicant::case))
+        .route("/applications/{id}/edit", get(applicant::edit_form).post(applicant::edit))
+        .route("/applications/{id}/materials", post(applicant::upload))
+        .route("/applications/{id}/submit", post(applicant::submit))
         .route("/static/{*path}", get(asset))
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
 }
@@ -308,6 +316,7 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/applications/1")).as_deref(), Some("/applications/1"));
         assert_eq!(local_path(Some("//evil.example")), None);
         assert_eq!(local_path(Some("https://evil.example")), None);
         assert_eq!(local_path(Some("/\\evil.example")), None);
