@@ -213,9 +213,10 @@ impl Errors {
                         None => String::new(),
                     },
                     code: fe.code.clone(),
+                    // Name the field unless the message already begins with its name.
                     text: match label {
-                        Some(l) => format!("{l}：{}", fe.message),
-                        None => fe.message.clone(),
+                        Some(l) if !fe.message.starts_with(l.as_str()) => format!("{l}：{}", fe.message),
+                        _ => fe.message.clone(),
                     },
                 }
             })
