@@ -10,6 +10,7 @@ PACKAGES=(
   fonts-wqy-zenhei fonts-noto-cjk          # CJK fonts for permits and fixtures
   qpdf poppler-utils                       # independent PDF checks in the test suite
   wrk                                      # load generator for make bench-api
+  chromium chromium-driver                 # browser tests of the web pages (WebDriver)
 )
 
 missing=()

@@ -132,18 +132,24 @@ impl FromRequestParts<AppState> for CurrentSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
-        let expired = || ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", "登录已过期或令牌无效，请重新登录");
-        let hash = token_hash(token);
-        let session = state.store.session(&hash).await?.ok_or_else(expired)?;
-        if session.expires_at <= state.clock.now_ms() {
-            return Err(expired());
-        }
-        let caller = match session.principal_kind.as_str() {
-            "firm" => state.store.firm_by_id(&session.principal_id).await?.map(Caller::Firm),
-            _ => state.store.staff_by_id(&session.principal_id).await?.map(Caller::Staff),
-        };
-        Ok(CurrentSession { caller: caller.ok_or_else(expired)?, token_hash: hash })
+        session_for_token(state, token).await
     }
+}
+
+/// The live session a token names, whichever way it came (bearer header for the API, the
+/// session cookie for pages): one sign-in concept, one lookup.
+pub async fn session_for_token(state: &AppState, token: &str) -> Result<CurrentSession, ApiError> {
+    let expired = || ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", "登录已过期或令牌无效，请重新登录");
+    let hash = token_hash(token);
+    let session = state.store.session(&hash).await?.ok_or_else(expired)?;
+    if session.expires_at <= state.clock.now_ms() {
+        return Err(expired());
+    }
+    let caller = match session.principal_kind.as_str() {
+        "firm" => state.store.firm_by_id(&session.principal_id).await?.map(Caller::Firm),
+        _ => state.store.staff_by_id(&session.principal_id).await?.map(Caller::Staff),
+    };
+    Ok(CurrentSession { caller: caller.ok_or_else(expired)?, token_hash: hash })
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// A problem with one field of the request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
     /// Path of the field, e.g. `night_work.nightly_end` or `equipment[0].count`.
     pub field: String,

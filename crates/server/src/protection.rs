@@ -34,7 +34,7 @@ impl Limited {
     /// The limit a request falls under, if any.
     pub fn of(method: &Method, path: &str) -> Option<Limited> {
         match (method, path) {
-            (&Method::POST, "/api/v1/sessions") | (&Method::POST, "/sign-in") => Some(Limited::SignIn),
+            (&Method::POST, "/api/v1/sessions") | (&Method::POST, "/login") => Some(Limited::SignIn),
             (&Method::POST, "/api/v1/firms") | (&Method::POST, "/register") => Some(Limited::Register),
             (&Method::POST, "/api/v1/verify") | (&Method::POST, "/verify") => Some(Limited::Verify),
             // Only the public filing: the inspectors' step endpoints below it are signed in and

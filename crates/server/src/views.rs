@@ -39,6 +39,18 @@ pub fn shanghai_today(now_ms: i64) -> NaiveDate {
     shanghai_local(now_ms).date()
 }
 
+/// The date "tonight" began in Shanghai: today after 06:00, yesterday before 06:00 (the night
+/// that began at 22:00 yesterday is still going on).
+pub fn tonight(now_ms: i64) -> NaiveDate {
+    let now = shanghai_local(now_ms);
+    let date = now.date();
+    if now.time() < nightpermit_domain::NIGHT_END {
+        date.pred_opt().unwrap_or(date)
+    } else {
+        date
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FirmView {
     pub id: String,

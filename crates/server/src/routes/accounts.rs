@@ -41,7 +41,13 @@ pub async fn register_firm(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<FirmView>)> {
-    let mut c = Check::new(&body);
+    Ok((StatusCode::CREATED, Json(register(&state, &body).await?)))
+}
+
+/// Registration itself, shared by the API and the registration page: every field checked and
+/// every problem reported at once, the password hashed on the bounded pool.
+pub async fn register(state: &AppState, body: &Value) -> ApiResult<FirmView> {
+    let mut c = Check::new(body);
     let code = c.text("credit_code", "统一社会信用代码", 18).and_then(|raw| match CreditCode::parse(&raw) {
         Ok(code) => Some(code),
         Err(e) => {
@@ -88,10 +94,7 @@ pub async fn register_firm(
         }
         other => other?,
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(FirmView { id: firm.id, credit_code: firm.credit_code, name: firm.name, grade: firm.grade }),
-    ))
+    Ok(FirmView { id: firm.id, credit_code: firm.credit_code, name: firm.name, grade: firm.grade })
 }
 
 /// Sign in as a firm (credit code) or staff (username).
@@ -101,7 +104,13 @@ pub async fn create_session(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
-    let mut c = Check::new(&body);
+    Ok((StatusCode::CREATED, Json(sign_in(&state, &body).await?)))
+}
+
+/// Signing in itself, shared by the API and the sign-in page: the lock, the constant-time
+/// decoy check, the audit of locks, and a new row in the one sessions table.
+pub async fn sign_in(state: &AppState, body: &Value) -> ApiResult<SessionView> {
+    let mut c = Check::new(body);
     let login = c.text("login", "登录名", 100);
     let password = c.at("password").and_then(Value::as_str).map(str::to_string);
     if password.is_none() {
@@ -150,7 +159,7 @@ pub async fn create_session(
             created_at: now,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(SessionView { token, role, expires_at: rfc3339(expires_at) })))
+    Ok(SessionView { token, role, expires_at: rfc3339(expires_at) })
 }
 
 fn account_locked(wait: std::time::Duration) -> ApiError {

@@ -255,9 +255,9 @@ pub async fn get_application(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
     /// 1-based page number.
-    page: Option<i64>,
+    pub page: Option<i64>,
     /// Items per page (default 20).
-    per_page: Option<i64>,
+    pub per_page: Option<i64>,
 }
 
 /// The caller's applications, newest first: a firm's own; a reviewer's district's.
@@ -353,6 +353,24 @@ pub async fn upload_material(
             _ => {}
         }
     }
+    Ok((StatusCode::CREATED, Json(add_material(&state, &caller, &id, kind, file).await?)))
+}
+
+/// Stores one uploaded material of an application the calling firm owns, whatever read the
+/// upload (the API's multipart handler, or the case page's form with several files): the kind
+/// and the file checked, the type sniffed from the bytes, the count capped.
+pub async fn add_material(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    kind: Option<String>,
+    file: Option<(Option<String>, axum::body::Bytes)>,
+) -> ApiResult<MaterialView> {
+    let app = owned_application(state, caller, id).await?;
+    let current = app.status;
+    if !current.editable() {
+        return Err(StoreError::WrongStatus { current }.into());
+    }
     let kind_text = kind.ok_or_else(|| ApiError::field("kind", "REQUIRED", "请注明材料类型（kind）"))?;
     let kind: MaterialKind = kind_text.trim().parse().map_err(|_| {
         let ids: Vec<&str> = MaterialKind::ALL.iter().map(|k| k.id()).collect();
@@ -364,7 +382,7 @@ pub async fn upload_material(
     })?;
     let (filename, bytes) = file.ok_or_else(|| ApiError::field("file", "REQUIRED", "请选择要上传的文件（file）"))?;
     let file_type = check_upload(&bytes, &state.settings.limits)?;
-    if state.store.materials(&id).await?.len() >= state.settings.limits.max_materials_per_application {
+    if state.store.materials(id).await?.len() >= state.settings.limits.max_materials_per_application {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "TOO_MANY_MATERIALS",
@@ -376,7 +394,7 @@ pub async fn upload_material(
     let sha256 = state.blobs.put(&bytes).await.map_err(ApiError::internal)?;
     let material = MaterialRecord {
         id: uuid::Uuid::now_v7().to_string(),
-        application_id: id,
+        application_id: id.to_string(),
         kind,
         filename: clean_filename(filename.as_deref()),
         content_type: file_type.content_type().into(),
@@ -385,18 +403,15 @@ pub async fn upload_material(
         created_at: state.clock.now_ms(),
     };
     state.store.add_material(&material, &caller.actor()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MaterialView {
-            id: material.id,
-            kind,
-            filename: material.filename,
-            content_type: material.content_type,
-            sha256: material.sha256,
-            size: material.size,
-            uploaded_at: rfc3339(material.created_at),
-        }),
-    ))
+    Ok(MaterialView {
+        id: material.id,
+        kind,
+        filename: material.filename,
+        content_type: material.content_type,
+        sha256: material.sha256,
+        size: material.size,
+        uploaded_at: rfc3339(material.created_at),
+    })
 }
 
 /// Removes one material while the application is editable.

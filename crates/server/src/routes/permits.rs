@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::form::ApplicationForm;
 use crate::state::AppState;
-use crate::views::{rfc3339, shanghai_local, shanghai_millis};
+use crate::views::{rfc3339, shanghai_millis, tonight};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -62,6 +62,15 @@ pub fn permit_status(p: &PermitRecord, form: &ApplicationForm, now_ms: i64) -> S
 }
 
 async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermit, PermitRecord)> {
+    public_permit_with_form(state, number).await.map(|(view, p, _)| (view, p))
+}
+
+/// A permit's public record, its stored row and the form it was granted on (the public page
+/// also shows the equipment).
+pub async fn public_permit_with_form(
+    state: &AppState,
+    number: &str,
+) -> ApiResult<(PublicPermit, PermitRecord, ApplicationForm)> {
     let p = state
         .store
         .permit(number)
@@ -81,10 +90,10 @@ async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermi
         firm_name: firm.map(|f| f.name).unwrap_or_default(),
         nights: PermitNights {
             count: form.window().map(|w| w.nights()).unwrap_or(0),
-            start_date: form.night_work.start_date,
-            end_date: form.night_work.end_date,
-            nightly_start: form.night_work.nightly_start,
-            nightly_end: form.night_work.nightly_end,
+            start_date: form.night_work.start_date.clone(),
+            end_date: form.night_work.end_date.clone(),
+            nightly_start: form.night_work.nightly_start.clone(),
+            nightly_end: form.night_work.nightly_end.clone(),
         },
         issued_at: p.issued_at.map(rfc3339),
         revoked_at: p.revoked_at.map(rfc3339),
@@ -92,7 +101,7 @@ async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermi
         pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
         inspections: crate::routes::inspections::public_inspections(state, &p.number).await?,
     };
-    Ok((view, p))
+    Ok((view, p, form))
 }
 
 /// A permit's public record: who may work at night where, when, and whether it still holds.
@@ -166,11 +175,24 @@ pub async fn verify(
             || declared.starts_with("application/pdf")
             || declared.starts_with("application/octet-stream"))
     {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "请以 application/pdf 上传许可证 PDF 文件",
-        ));
+        return Err(not_a_pdf());
+    }
+    Ok(Json(verify_bytes(&state, body).await?))
+}
+
+fn not_a_pdf() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "请以 application/pdf 上传许可证 PDF 文件",
+    )
+}
+
+/// The verdict on a permit PDF, shared by `POST /api/v1/verify` and the verify page: the seals
+/// (on a blocking thread, parsing is bounded in the seal crate) and the permit's current status.
+pub async fn verify_bytes(state: &AppState, body: axum::body::Bytes) -> ApiResult<VerifyView> {
+    if crate::upload::sniff(&body) != Some(crate::upload::FileType::Pdf) {
+        return Err(not_a_pdf());
     }
     let root = state.keys.root().map_err(ApiError::internal)?;
     let report = tokio::task::spawn_blocking(move || nightpermit_seal::verify_pdf(&body, &[root]))
@@ -179,7 +201,7 @@ pub async fn verify(
     let mut problems: Vec<(String, String)> =
         report.problems.iter().map(|p| (p.code.to_string(), p.message.clone())).collect();
     let permit_status = match &report.permit_number {
-        Some(n) => match public_permit(&state, n).await {
+        Some(n) => match public_permit(state, n).await {
             Ok((p, _)) => Some(p.status),
             Err(_) => {
                 problems.push(("PERMIT_UNKNOWN".into(), format!("许可证编号 {n} 在本系统中不存在")));
@@ -194,7 +216,7 @@ pub async fn verify(
         _ => {}
     }
     let (problem_codes, problems) = problems.into_iter().unzip();
-    Ok(Json(VerifyView {
+    Ok(VerifyView {
         valid: report.valid && permit_status.as_deref() == Some("valid"),
         signatures: report
             .signatures
@@ -213,7 +235,7 @@ pub async fn verify(
         permit_status,
         problems,
         problem_codes,
-    }))
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -307,29 +329,25 @@ pub async fn permits_for_night(
     State(state): State<AppState>,
     crate::error::ApiQuery(q): crate::error::ApiQuery<NightQuery>,
 ) -> ApiResult<Json<NightPermits>> {
-    let district: nightpermit_domain::District = q
-        .district
+    Ok(Json(night_permits(&state, &q.district, q.night.as_deref()).await?))
+}
+
+/// The permits in force in `district` on `night` (default tonight), shared by the API and the
+/// residents' night page.
+pub async fn night_permits(state: &AppState, district: &str, night: Option<&str>) -> ApiResult<NightPermits> {
+    let district: nightpermit_domain::District = district
         .parse()
-        .map_err(|_| ApiError::field("district", "UNKNOWN_DISTRICT", format!("未知的区：{}", q.district)))?;
-    let night = match q.night.as_deref() {
+        .map_err(|_| ApiError::field("district", "UNKNOWN_DISTRICT", format!("未知的区：{district}")))?;
+    let night = match night {
         Some(d) => {
             nightpermit_domain::parse_date(d).map_err(|e| ApiError::field("night", "INVALID_DATE", e.to_string()))?
         }
-        None => {
-            let now = shanghai_local(state.clock.now_ms());
-            // Before 06:00 it is still the night that began yesterday.
-            let date = now.date();
-            if now.time() < nightpermit_domain::NIGHT_END {
-                date.pred_opt().unwrap_or(date)
-            } else {
-                date
-            }
-        }
+        None => tonight(state.clock.now_ms()),
     };
     let mut permits = Vec::new();
     for number in state.store.permits_for_night(district.id(), &night.to_string()).await? {
-        let (p, _) = public_permit(&state, &number).await?;
+        let (p, _) = public_permit(state, &number).await?;
         permits.push(p);
     }
-    Ok(Json(NightPermits { district: district.id().into(), night: night.to_string(), permits }))
+    Ok(NightPermits { district: district.id().into(), night: night.to_string(), permits })
 }

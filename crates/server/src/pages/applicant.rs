@@ -1,0 +1,506 @@
+//! The applicant's pages: the list of its cases, the one form (new and edit), and the case with
+//! its materials, pre-review, the two departments' tracks and the permit. Every change goes
+//! through the API's handlers, which check ownership, status and the form.
+
+use super::formdata;
+use super::session::PageSession;
+use super::{see_other, Errors, Field, Nav};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError};
+use crate::routes::applications::{self as api, add_material, PageQuery};
+use crate::state::AppState;
+use crate::views::ApplicationView;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use nightpermit_domain::{ApplicationStatus, District, MaterialKind, Process};
+use std::collections::BTreeMap;
+
+/// What the firm has to do next, by status.
+pub fn next_step(status: ApplicationStatus) -> &'static str {
+    use ApplicationStatus::*;
+    match status {
+        Draft => "上传材料后提交申请",
+        Prereview => "智能预审中，请稍候查看结果",
+        NeedsCorrection => "按预审或审核意见修改、补充材料后重新提交",
+        UnderReview => "等待建设管理部门和生态环境部门审核",
+        Approved => "已批准，许可证正在签章生成",
+        Issued => "许可证已签发，可下载并在现场公示",
+        Rejected => "不予批准，可查看理由",
+        Withdrawn => "申请已撤回",
+        Revoked => "许可证已被撤销",
+        Expired => "许可证的夜间施工期限已过",
+    }
+}
+
+pub struct Row {
+    pub id: String,
+    pub project_name: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub dates: String,
+    pub next_step: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "applications.html")]
+pub struct ListPage {
+    pub title: &'static str,
+    pub nav: Nav,
+    pub rows: Vec<Row>,
+    pub total: i64,
+}
+
+pub async fn list(State(state): State<AppState>, session: PageSession) -> ApiResult<ListPage> {
+    session.caller().firm()?;
+    let query = PageQuery { page: Some(1), per_page: Some(state.settings.limits.page_size_max) };
+    let page = api::list_applications(State(state.clone()), session.caller().clone(), ApiQuery(query)).await?.0;
+    let rows = page
+        .items
+        .into_iter()
+        .map(|a| Row {
+            status: a.status.id().into(),
+            status_label: a.status.label(),
+            next_step: next_step(a.status),
+            dates: format!("{} 至 {}", a.start_date, a.end_date),
+            project_name: a.project_name,
+            id: a.id,
+        })
+        .collect();
+    Ok(ListPage { title: "我的申请", nav: Nav::of(Some(&session)), rows, total: page.total })
+}
+
+pub struct Section {
+    pub title: &'static str,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "application_form.html")]
+pub struct ApplicationFormPage {
+    pub title: &'static str,
+    pub nav: Nav,
+    pub action: String,
+    pub cancel: String,
+    pub csrf: String,
+    pub errors: Errors,
+    pub sections: Vec<Section>,
+}
+
+/// The one form's fields, filled with `values`, each with its errors.
+fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Section> {
+    let f = |name: &str, label: &str, kind: &'static str| Field::new(name, label, kind).value(values.get(name));
+    let equipment_rows = values
+        .keys()
+        .filter_map(|k| k.strip_prefix("equipment[")?.split_once(']')?.0.parse::<usize>().ok())
+        .max()
+        .map_or(3, |last| (last + 2).clamp(3, 50));
+    let mut equipment = Vec::new();
+    for i in 0..equipment_rows {
+        let n = i + 1;
+        let optional = i > 0;
+        let mut name = f(&format!("equipment[{i}].name"), &format!("设备{n} 名称"), "text");
+        let mut count = f(&format!("equipment[{i}].count"), &format!("设备{n} 数量（台）"), "number");
+        let mut level = f(&format!("equipment[{i}].sound_level_db"), &format!("设备{n} 声级 dB(A)"), "number");
+        if optional {
+            name = name.optional();
+            count = count.optional();
+            level = level.optional();
+        }
+        equipment.extend([name, count, level]);
+    }
+    let mut all = vec![
+        Section {
+            title: "工程项目",
+            fields: vec![
+                f("district", "所在区", "select")
+                    .options(District::ALL.iter().map(|d| (d.id().to_string(), d.label().to_string()))),
+                f("project.name", "项目名称", "text"),
+                f("project.address", "项目地址", "text"),
+                f("project.construction_permit_no", "建筑工程施工许可证编号", "text").hint("6至40位字母、数字或连字符"),
+                f("project.builder", "建设单位", "text"),
+            ],
+        },
+        Section {
+            title: "夜间施工",
+            fields: vec![
+                f("night_work.start_date", "第一个施工夜的日期", "date"),
+                f("night_work.end_date", "最后一个施工夜的日期", "date"),
+                f("night_work.nightly_start", "每晚开始时间", "time").hint("22:00 以后"),
+                f("night_work.nightly_end", "每晚结束时间（次日）", "time").hint("06:00 以前"),
+                f("night_work.process", "需要夜间连续施工的工艺", "select")
+                    .options(Process::ALL.iter().map(|p| (p.id().to_string(), p.label().to_string()))),
+                f("night_work.description", "施工内容说明", "textarea"),
+            ],
+        },
+        Section { title: "夜间使用的设备（不用的行留空）", fields: equipment },
+        Section {
+            title: "噪声污染防治措施", fields: vec![f("measures", "降噪措施（每行一项）", "textarea")]
+        },
+        Section {
+            title: "现场联系人",
+            fields: vec![
+                f("contact.name", "联系人", "text").autocomplete("name"),
+                f("contact.phone", "联系电话", "tel").autocomplete("tel"),
+            ],
+        },
+    ];
+    for s in &mut all {
+        s.fields = std::mem::take(&mut s.fields).into_iter().map(|fl| fl.errors_from(errors)).collect();
+    }
+    all
+}
+
+fn form_page(
+    session: &PageSession,
+    title: &'static str,
+    action: String,
+    cancel: String,
+    values: &BTreeMap<String, String>,
+    error: Option<&ApiError>,
+) -> ApplicationFormPage {
+    let field_errors = error.map(|e| e.errors.clone()).unwrap_or_default();
+    let sections = sections(values, &field_errors);
+    let errors = match error {
+        Some(e) => Errors::from_api(e, &sections.iter().flat_map(|s| s.fields.iter()).collect::<Vec<_>>()),
+        None => Errors::default(),
+    };
+    ApplicationFormPage { title, nav: Nav::of(Some(session)), action, cancel, csrf: session.csrf(), errors, sections }
+}
+
+pub async fn new_form(session: PageSession) -> ApiResult<ApplicationFormPage> {
+    session.caller().firm()?;
+    let mut values = BTreeMap::new();
+    // A firm's own contact is the usual site contact; it can change it.
+    if let crate::auth::Caller::Firm(f) = session.caller() {
+        values.insert("contact.name".to_string(), f.contact_name.clone());
+        values.insert("contact.phone".to_string(), f.contact_phone.clone());
+    }
+    Ok(form_page(&session, "填写申请表", "/applications".into(), "/applications".into(), &values, None))
+}
+
+fn csrf_of(pairs: &[(String, String)]) -> Option<&str> {
+    pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str())
+}
+
+/// Answers a rejected form: field errors shown on the form (422), anything else as an error.
+fn refused(
+    session: &PageSession,
+    title: &'static str,
+    action: String,
+    cancel: String,
+    pairs: &[(String, String)],
+    mut e: ApiError,
+    posted: &formdata::Posted,
+) -> Response {
+    if e.status != StatusCode::UNPROCESSABLE_ENTITY {
+        return e.into_response();
+    }
+    e.errors = posted.page_errors(std::mem::take(&mut e.errors));
+    let values = formdata::values_posted(pairs);
+    (StatusCode::UNPROCESSABLE_ENTITY, form_page(session, title, action, cancel, &values, Some(&e))).into_response()
+}
+
+/// Creates the draft through the API's handler (validate_form, the store, the audit).
+pub async fn create(
+    State(state): State<AppState>,
+    session: PageSession,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(e) = session.check_csrf(csrf_of(&pairs)) {
+        return e.into_response();
+    }
+    let posted = formdata::application(&pairs);
+    match api::create_application(State(state), session.caller().clone(), ApiJson(posted.json.clone())).await {
+        Ok((_, view)) => see_other(&format!("/applications/{}", view.0.id)),
+        Err(e) => refused(&session, "填写申请表", "/applications".into(), "/applications".into(), &pairs, e, &posted),
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(id): Path<String>,
+) -> ApiResult<ApplicationFormPage> {
+    session.caller().firm()?;
+    let app = api::visible_application(&state, session.caller(), &id).await?;
+    if !app.status.editable() {
+        return Err(nightpermit_store::StoreError::WrongStatus { current: app.status }.into());
+    }
+    let form: serde_json::Value = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let values = formdata::values_of(&form);
+    Ok(form_page(
+        &session,
+        "修改申请表",
+        format!("/applications/{id}/edit"),
+        format!("/applications/{id}"),
+        &values,
+        None,
+    ))
+}
+
+/// Saves the whole form through the API's PATCH handler (the page always sends every field).
+pub async fn edit(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(e) = session.check_csrf(csrf_of(&pairs)) {
+        return e.into_response();
+    }
+    let posted = formdata::application(&pairs);
+    let patch = null_missing(posted.json.clone());
+    let result = api::patch_application(State(state), session.caller().clone(), Path(id.clone()), ApiJson(patch)).await;
+    match result {
+        Ok(_) => see_other(&format!("/applications/{id}")),
+        Err(e) => refused(
+            &session,
+            "修改申请表",
+            format!("/applications/{id}/edit"),
+            format!("/applications/{id}"),
+            &pairs,
+            e,
+            &posted,
+        ),
+    }
+}
+
+/// Every field of the page form that was left empty becomes `null` in the merge patch, so the
+/// validator reports it as missing instead of the old value staying silently.
+fn null_missing(mut patch: serde_json::Value) -> serde_json::Value {
+    if patch.get("district").is_none() {
+        patch["district"] = serde_json::Value::Null;
+    }
+    const NESTED: &[(&str, &[&str])] = &[
+        ("project", &["name", "address", "construction_permit_no", "builder"]),
+        ("night_work", &["start_date", "end_date", "nightly_start", "nightly_end", "process", "description"]),
+        ("contact", &["name", "phone"]),
+    ];
+    for (section, keys) in NESTED {
+        if !patch[*section].is_object() {
+            patch[*section] = serde_json::json!({});
+        }
+        for k in *keys {
+            if patch[*section].get(*k).is_none() {
+                patch[*section][*k] = serde_json::Value::Null;
+            }
+        }
+    }
+    patch
+}
+
+pub struct MaterialRow {
+    pub kind: &'static str,
+    pub filename: String,
+    pub size_kb: i64,
+}
+
+pub struct FindingRow {
+    pub code: String,
+    pub severity: String,
+    pub message: String,
+    pub kind: String,
+    pub expected: String,
+    pub found: String,
+    pub region: String,
+}
+
+pub struct TrackRow {
+    pub department: &'static str,
+    pub department_label: &'static str,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub comment: String,
+    pub decided_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "case.html")]
+pub struct CasePage {
+    pub title: String,
+    pub nav: Nav,
+    pub csrf: String,
+    pub v: ApplicationView,
+    pub status: &'static str,
+    pub district_label: &'static str,
+    pub process_label: &'static str,
+    pub next_step: &'static str,
+    pub is_owner: bool,
+    pub editable: bool,
+    pub refresh: bool,
+    pub materials: Vec<MaterialRow>,
+    pub missing: Vec<&'static str>,
+    pub kinds: Vec<super::Opt>,
+    pub prereview_state: String,
+    pub progress: String,
+    pub outcome: String,
+    pub findings: Vec<FindingRow>,
+    pub tracks: Vec<TrackRow>,
+    pub permit_status: &'static str,
+    pub submit_key: String,
+}
+
+fn text(v: &serde_json::Value, key: &str) -> String {
+    match v.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The case, built by the same view as `GET /api/v1/applications/{id}`.
+pub async fn case(State(state): State<AppState>, session: PageSession, Path(id): Path<String>) -> ApiResult<CasePage> {
+    let app = api::visible_application(&state, session.caller(), &id).await?;
+    let is_owner = matches!(session.caller(), crate::auth::Caller::Firm(f) if f.id == app.firm_id);
+    let v = api::application_view(&state, session.caller(), app).await?;
+    let materials: Vec<MaterialRow> = v
+        .materials
+        .iter()
+        .map(|m| MaterialRow { kind: m.kind.label(), filename: m.filename.clone(), size_kb: (m.size + 1023) / 1024 })
+        .collect();
+    let missing = MaterialKind::ALL
+        .iter()
+        .filter(|k| k.required() && !v.materials.iter().any(|m| m.kind == **k))
+        .map(|k| k.label())
+        .collect();
+    let (prereview_state, progress, outcome, findings) = match &v.prereview {
+        Some(p) => (
+            p.state.clone(),
+            format!("{}/{}", p.progress.materials_done, p.progress.materials_total),
+            p.outcome.clone().unwrap_or_default(),
+            p.findings
+                .iter()
+                .map(|f| FindingRow {
+                    code: text(f, "code"),
+                    severity: text(f, "severity"),
+                    message: text(f, "message"),
+                    kind: text(f, "kind").parse::<MaterialKind>().map(|k| k.label().to_string()).unwrap_or_default(),
+                    expected: text(f, "expected"),
+                    found: text(f, "found"),
+                    region: f
+                        .get("region")
+                        .filter(|r| r.is_object())
+                        .map(|r| {
+                            format!(
+                                "{},{},{},{},{}",
+                                text(r, "page"),
+                                text(r, "x"),
+                                text(r, "y"),
+                                text(r, "w"),
+                                text(r, "h")
+                            )
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        ),
+        None => Default::default(),
+    };
+    let tracks = v
+        .tracks
+        .iter()
+        .flatten()
+        .map(|t| TrackRow {
+            department: t.department.id(),
+            department_label: t.department.label(),
+            status: t.status.id(),
+            status_label: t.status.label(),
+            comment: t.comment.clone().unwrap_or_default(),
+            decided_at: t.decided_at.clone().unwrap_or_default(),
+        })
+        .collect();
+    let refresh = v.status == ApplicationStatus::Prereview || v.status == ApplicationStatus::Approved;
+    Ok(CasePage {
+        title: format!("申请：{}", v.project.name),
+        nav: Nav::of(Some(&session)),
+        csrf: session.csrf(),
+        status: v.status.id(),
+        district_label: v.district.label(),
+        process_label: v.night_work.process.label(),
+        next_step: next_step(v.status),
+        editable: is_owner && v.status.editable(),
+        is_owner,
+        refresh,
+        materials,
+        missing,
+        kinds: MaterialKind::ALL
+            .iter()
+            .map(|k| super::Opt { value: k.id().into(), label: k.label().into(), selected: false })
+            .collect(),
+        prereview_state,
+        progress,
+        outcome,
+        findings,
+        tracks,
+        permit_status: v.permit.as_ref().map(|p| super::public::permit_status_label(&p.status)).unwrap_or(""),
+        submit_key: uuid::Uuid::new_v4().to_string(),
+        v,
+    })
+}
+
+/// Stores every file of the upload form (one `kind`, one or more `file`s) through the API's
+/// material code, then shows the case again.
+pub async fn upload(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Response> {
+    let mut multipart = multipart?;
+    let limit = state.settings.limits.max_upload_bytes;
+    let failed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            crate::upload::too_large(limit)
+        } else {
+            ApiError::bad_request("MALFORMED_MULTIPART", format!("上传的表单无法读取：{}", e.body_text()))
+        }
+    };
+    let (mut csrf, mut kind, mut files) = (None, None, Vec::new());
+    while let Some(field) = multipart.next_field().await.map_err(failed)? {
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(failed)?),
+            Some("kind") => kind = Some(field.text().await.map_err(failed)?),
+            Some("file") => {
+                let name = field.file_name().map(str::to_string);
+                let bytes = field.bytes().await.map_err(failed)?;
+                // A file input with nothing chosen still sends an empty part.
+                if !bytes.is_empty() || name.as_deref().is_some_and(|n| !n.is_empty()) {
+                    files.push((name, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    session.check_csrf(csrf.as_deref())?;
+    if files.is_empty() {
+        add_material(&state, session.caller(), &id, kind.clone(), None).await?;
+    }
+    for file in files {
+        add_material(&state, session.caller(), &id, kind.clone(), Some(file)).await?;
+    }
+    Ok(see_other(&format!("/applications/{id}#materials")))
+}
+
+#[derive(serde::Deserialize)]
+pub struct SubmitForm {
+    csrf: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+/// Submits through the API's handler; the form's one-time key makes a double click one submit.
+pub async fn submit(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(id): Path<String>,
+    Form(f): Form<SubmitForm>,
+) -> ApiResult<Response> {
+    session.check_csrf(f.csrf.as_deref())?;
+    let mut headers = HeaderMap::new();
+    if let Some(v) = f.idempotency_key.as_deref().and_then(|k| HeaderValue::from_str(k).ok()) {
+        headers.insert("idempotency-key", v);
+    }
+    let _receipt = api::submit_application(State(state), session.caller().clone(), Path(id.clone()), headers).await?;
+    Ok(see_other(&format!("/applications/{id}")))
+}

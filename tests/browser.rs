@@ -1,0 +1,315 @@
+//! Black-box, as a person meets the service: headless Chromium driven over WebDriver
+//! (chromedriver, started here on a free port) against the real server on port 0. Every journey
+//! runs twice, with JavaScript on and with it off: the pages must work without script.
+//! Screenshots of each step land in $CARGO_TARGET_DIR/screenshots/.
+
+mod common;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use nightpermit_domain::{CreditCode, Department, TrackStatus};
+use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "chromedriver";
+
+/// chromedriver on a free local port; killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+async fn start_driver() -> Driver {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing (fix: `make deps`, or apt-get install chromium chromium-driver)"
+    );
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (fix: `make deps`, or apt-get install chromium-driver)");
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start listening on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    driver
+}
+
+/// A fresh headless browser (own profile directory), phone-sized, with or without JavaScript.
+async fn browser(driver: &Driver, js: bool) -> Client {
+    let profile = temp_dir("chromium-profile");
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--window-size=375,900".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if !js {
+        args.push("--blink-settings=scriptEnabled=false".into());
+    }
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": args,
+            // 2 = block: the content setting, on top of the blink switch.
+            "prefs": {"profile.managed_default_content_settings.javascript": if js { 1 } else { 2 }},
+        },
+    });
+    let Value::Object(caps) = caps else { unreachable!("a JSON object") };
+    // chromedriver listens on loopback over plain HTTP: no TLS stack needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+struct Journey<'a> {
+    app: &'a TestApp,
+    c: Client,
+    mode: &'static str,
+    step: u32,
+}
+
+impl Journey<'_> {
+    async fn goto(&self, path: &str) {
+        self.c.goto(&self.app.url(path)).await.expect("goto");
+    }
+
+    async fn shot(&mut self, name: &str) {
+        self.step += 1;
+        let png = self.c.screenshot().await.expect("screenshot");
+        std::fs::write(screenshot_dir().join(format!("{}-{:02}-{name}.png", self.mode, self.step)), png)
+            .expect("write");
+    }
+
+    async fn path(&self) -> String {
+        self.c.current_url().await.expect("url").path().to_string()
+    }
+
+    async fn fill(&self, name: &str, value: &str) {
+        let input = self.c.find(Locator::Css(&format!("[name=\"{name}\"]"))).await.expect(name);
+        input.clear().await.expect("clear");
+        input.send_keys(value).await.expect("type");
+    }
+
+    async fn attr(&self, css: &str, attr: &str) -> Option<String> {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} on {}", self.mode))
+            .attr(attr)
+            .await
+            .expect("attr")
+    }
+
+    /// Clicks something that loads a new page, and waits until the new page is there: the old
+    /// document's root goes stale once the browser has replaced it.
+    async fn click(&self, css: &str) {
+        let old = self.c.find(Locator::Css("html")).await.expect("document");
+        self.c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).click().await.expect("click");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "{css} did not load a new page ({})", self.mode);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.c.wait().for_element(Locator::Css("body footer")).await.expect("the new page loaded");
+    }
+}
+
+/// An issued permit whose nights start today: the firm applies over HTTP, the pre-review is
+/// stood in for through the store (OCR is not what these tests are about), both departments
+/// approve over HTTP and the sealing job runs as the worker runs it. Returns (number, first night).
+async fn issued_permit(app: &TestApp) -> (String, String) {
+    let (_, token) = app.firm(900).await;
+    let today = nightpermit_server::views::shanghai_today(app.state.clock.now_ms());
+    let mut form = example_form();
+    form["night_work"]["start_date"] = json!(today.to_string());
+    form["night_work"]["end_date"] = json!((today + chrono::Duration::days(2)).to_string());
+    let id = app.create_application(&token, &form).await["id"].as_str().expect("id").to_string();
+    assert_eq!(app.submit(&token, &id, None).await.status(), StatusCode::ACCEPTED);
+    let now = app.state.clock.now_ms();
+    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
+    let track = |department: Department| TrackRecord {
+        id: format!("{id}-{department}"),
+        application_id: id.clone(),
+        round: 1,
+        department,
+        district: "jingan".into(),
+        status: TrackStatus::Pending,
+        reasons: "[\"需人工审核\"]".into(),
+        decided_by: None,
+        decided_at: None,
+        comment: None,
+        created_at: now,
+    };
+    let finish = PrereviewFinish {
+        job_id: job.expect("a queued pre-review").id,
+        worker: "stand-in".into(),
+        application_id: id.clone(),
+        round: 1,
+        outcome: "pass".into(),
+        findings: "[]".into(),
+        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
+        decision: None,
+        tracks: vec![track(Department::Construction), track(Department::Environment)],
+        now,
+    };
+    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    for (user, dep) in [("bc", "construction"), ("be", "environment")] {
+        let reviewer = app.staff(user, "reviewer", Some(dep), Some("jingan")).await;
+        let r = app
+            .post_json(
+                &format!("/api/v1/review/tasks/{id}-{dep}/decision"),
+                Some(&reviewer),
+                &json!({"outcome": "approve"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    }
+    let seal = app.state.store.claim_job(&[JOB_KIND_SEAL], "test", app.state.clock.now_ms(), 60_000).await;
+    let seal = seal.expect("claim").expect("a sealing job");
+    nightpermit_server::sealing::process(&app.state, "test", &seal).await.expect("sealed");
+    let v: Value = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.json().await.expect("json");
+    assert_eq!(v["status"], "issued", "{v:#}");
+    (v["permit"]["number"].as_str().expect("number").to_string(), today.to_string())
+}
+
+async fn journeys(
+    app: &TestApp,
+    driver: &Driver,
+    js: bool,
+    seed: u32,
+    number: &str,
+    first_night: &str,
+    pdfs: (&Path, &Path),
+) {
+    let mode = if js { "js-on" } else { "js-off" };
+    let mut j = Journey { app, c: browser(driver, js).await, mode, step: 0 };
+
+    // Register with a credit code whose check character is wrong: the summary and the field say so.
+    j.goto("/register").await;
+    let script_ran = j.attr("html", "data-js").await;
+    assert_eq!(script_ran.as_deref(), js.then_some("on"), "JavaScript should be {mode}");
+    let good = CreditCode::complete(&format!("9131010{seed:010}")).expect("alphabet").to_string();
+    let last = good.chars().last().expect("check char");
+    let bad = format!("{}{}", &good[..17], if last == '0' { '1' } else { '0' });
+    j.fill("credit_code", &bad).await;
+    j.fill("name", &format!("上海浏览器测试{seed}建设有限公司")).await;
+    j.fill("password", "night-permit-1").await;
+    j.fill("contact_name", "王五").await;
+    j.fill("contact_phone", "13700000000").await;
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(j.attr("[data-errors]", "role").await.as_deref(), Some("alert"));
+    assert!(j
+        .c
+        .find(Locator::Css("[data-errors] li[data-code=CREDIT_CODE_INVALID] a[href='#f-credit_code']"))
+        .await
+        .is_ok());
+    assert_eq!(j.attr("#f-credit_code-error", "data-code").await.as_deref(), Some("CREDIT_CODE_INVALID"));
+    assert_eq!(j.attr("#f-credit_code", "value").await.as_deref(), Some(bad.as_str()));
+    j.shot("register-invalid-code").await;
+
+    // Fixed: registered, signed in, on the firm's start page.
+    j.fill("credit_code", &good).await;
+    j.fill("password", "night-permit-1").await;
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(j.path().await, "/applications");
+    assert!(j.c.find(Locator::Css("a[href='/applications/new']")).await.is_ok());
+    j.shot("registered-applications").await;
+
+    // Sign out: the session ends, the firm's pages ask for a sign-in again.
+    j.click("[data-action=logout]").await;
+    assert_eq!(j.path().await, "/");
+    j.shot("signed-out").await;
+    j.goto("/applications").await;
+    assert_eq!(j.path().await, "/login");
+    j.shot("login-required").await;
+
+    // The public permit page, tonight's answer computed as the service defines tonight.
+    j.goto(&format!("/p/{number}")).await;
+    assert_eq!(j.attr("[data-permit]", "data-permit").await.as_deref(), Some(number));
+    assert_eq!(j.attr("[data-permit]", "data-permit-status").await.as_deref(), Some("valid"));
+    let tonight = nightpermit_server::views::tonight(app.state.clock.now_ms()).to_string();
+    let expected = if tonight.as_str() >= first_night { "yes" } else { "no" };
+    assert_eq!(j.attr("[data-tonight]", "data-tonight").await.as_deref(), Some(expected));
+    assert!(j.c.find(Locator::Css(&format!("a[href='/complaints/new?permit={number}']"))).await.is_ok());
+    j.shot("permit-page").await;
+
+    // The district's list for the permit's first night.
+    j.goto(&format!("/night/jingan?night={first_night}")).await;
+    assert!(j.c.find(Locator::Css(&format!("li[data-permit='{number}'] a[href='/p/{number}']"))).await.is_ok());
+    j.shot("night-list").await;
+
+    // Verify the sealed PDF, then a tampered copy.
+    for (pdf, valid) in [(pdfs.0, "true"), (pdfs.1, "false")] {
+        j.goto("/verify").await;
+        let input = j.c.find(Locator::Css("input[type=file][name=file]")).await.expect("file input");
+        input.send_keys(pdf.to_str().expect("path")).await.expect("choose file");
+        j.click("form[action='/verify'] button[type=submit]").await;
+        assert_eq!(j.attr("[data-valid]", "data-valid").await.as_deref(), Some(valid), "{mode} {}", pdf.display());
+        j.shot(if valid == "true" { "verify-sealed" } else { "verify-tampered" }).await;
+    }
+    let signatures = j.c.find_all(Locator::Css("[data-signature]")).await.expect("signatures");
+    assert_eq!(signatures.len(), 2);
+    j.c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_use_the_pages_with_and_without_javascript() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (number, first_night) = issued_permit(&app).await;
+    let pdf = app.get(&format!("/api/v1/permits/{number}/pdf"), None).await.bytes().await.expect("pdf").to_vec();
+    let dir = temp_dir("browser-pdfs");
+    let (sealed, tampered) = (dir.join(format!("{number}.pdf")), dir.join("tampered.pdf"));
+    std::fs::write(&sealed, &pdf).expect("write");
+    let mut bad = pdf.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x20;
+    std::fs::write(&tampered, bad).expect("write");
+
+    let driver = start_driver().await;
+    let started = Instant::now();
+    journeys(&app, &driver, true, 901, &number, &first_night, (&sealed, &tampered)).await;
+    journeys(&app, &driver, false, 902, &number, &first_night, (&sealed, &tampered)).await;
+    eprintln!("browser journeys took {:?}; screenshots in {}", started.elapsed(), screenshot_dir().display());
+    drop(driver);
+    app.stop().await;
+}

@@ -1,0 +1,125 @@
+//! Black-box, over HTTP: what the pages promise beyond what a browser shows — the session
+//! cookie's flags, one session concept with the API, refusal of cross-site and token-less
+//! posts, and error pages that say what the API's problem says.
+
+mod common;
+
+use common::*;
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+#[tokio::test]
+async fn sessions_cookies_and_cross_site_posts() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (code, _) = app.firm(7).await;
+    let client = no_redirects();
+    let origin = app.url("");
+    let r = client
+        .post(app.url("/login"))
+        .header("origin", &origin)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("login", code.as_str()), ("password", "night-permit-1")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/applications");
+    let set = r.headers()[SET_COOKIE].to_str().expect("ascii").to_string();
+    assert!(set.starts_with("np_session=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let cookie = set.split(';').next().expect("pair").to_string();
+    let token = cookie.trim_start_matches("np_session=").to_string();
+
+    // The same session row: the cookie's token is a bearer token too, and signing out ends both.
+    assert_eq!(app.get("/api/v1/applications", Some(&token)).await.status(), StatusCode::OK);
+    // The API does not take the cookie (no ambient credentials for JSON clients).
+    let r = client.get(app.url("/api/v1/applications")).header(COOKIE, &cookie).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let page = client.get(app.url("/applications/new")).header(COOKIE, &cookie).send().await.expect("get");
+    let html = page.text().await.expect("html");
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("form token");
+
+    // Another site's page posting with the victim's cookie is refused, token or not.
+    for site in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let r = client
+            .post(app.url("/logout"))
+            .header(COOKIE, &cookie)
+            .header(site.0, site.1)
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site:?}");
+    }
+    // Same origin without the session's form token: refused too.
+    let r = client
+        .post(app.url("/logout"))
+        .header(COOKIE, &cookie)
+        .header("origin", &origin)
+        .form(&[("csrf", "00")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/applications", Some(&token)).await.status(), StatusCode::OK);
+
+    // Signing out from the page ends the session in the store.
+    let r = client
+        .post(app.url("/logout"))
+        .header(COOKIE, &cookie)
+        .header("origin", &origin)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()[SET_COOKIE].to_str().expect("ascii").contains("Max-Age=0"));
+    problem(app.get("/api/v1/applications", Some(&token)).await, StatusCode::UNAUTHORIZED, "TOKEN_INVALID").await;
+    let r = client.get(app.url("/applications")).header(COOKIE, &cookie).send().await.expect("get");
+    assert_eq!(r.headers()[LOCATION], "/login?next=/applications");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_get_error_pages_with_the_problems_code() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let html = |path: &str| app.client.get(app.url(path)).header(ACCEPT, "text/html,application/xhtml+xml").send();
+    let r = html("/p/jingan-2026-99999").await.expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    let body = r.text().await.expect("html");
+    assert!(body.contains("data-problem=\"NOT_FOUND\"") && body.contains("许可证不存在"), "{body}");
+    let r = html("/no/such/page").await.expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.expect("html").contains("ROUTE_NOT_FOUND"));
+    let r = html("/night/gotham").await.expect("get");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("html").contains("data-code=\"UNKNOWN_DISTRICT\""));
+    // API clients keep problem+json on the same paths.
+    problem(app.get("/p/jingan-2026-99999", None).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    // A staff page for the wrong role is a 403 page.
+    let (code, _) = app.firm(8).await;
+    let client = no_redirects();
+    let r = client
+        .post(app.url("/login"))
+        .header("origin", app.url(""))
+        .form(&[("login", code.as_str()), ("password", "night-permit-1")])
+        .send()
+        .await
+        .expect("login");
+    let cookie = r.headers()[SET_COOKIE].to_str().expect("ascii").split(';').next().expect("pair").to_string();
+    let r =
+        client.get(app.url("/admin")).header(COOKIE, &cookie).header(ACCEPT, "text/html").send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("html").contains("data-problem=\"FORBIDDEN\""));
+    // Assets are embedded and served with their type.
+    let r = app.get("/static/style.css", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("text/css"));
+    app.stop().await;
+}
