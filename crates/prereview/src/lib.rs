@@ -357,6 +357,7 @@ pub fn read_material_within(
             // Debugging aid: the exact image OCR reads.
             let _ = gray.save(std::path::Path::new(&dir).join(format!("{}-p{number}.png", file.id)));
         }
+        let ppocr_tried = readers.ppocr.is_some();
         if let Some(pp) = &readers.ppocr {
             let page_rgb = image::DynamicImage::ImageLuma8(gray.clone()).to_rgb8();
             match pp.read(&page_rgb, number) {
@@ -391,7 +392,8 @@ pub fn read_material_within(
             }
         };
         // Upside down reads as garbage with low confidence; the turned page then reads better.
-        let lines = if mean_conf(&lines) < 50.0 {
+        // (PP-OCR, when it ran, already turned upside-down lines with its direction classifier.)
+        let lines = if mean_conf(&lines) < 50.0 && !ppocr_tried {
             let turned = image::imageops::rotate180(&gray);
             match engine.read(&turned, pages::OCR_DPI, number) {
                 Ok(t) if mean_conf(&t) > mean_conf(&lines) => t,
@@ -400,7 +402,10 @@ pub fn read_material_within(
         } else {
             lines
         };
-        let lines = second_look(engine, &gray, lines, number, second_looks);
+        // A page only Tesseract could try after PP-OCR read it poorly is blurred or faint:
+        // second looks at its lines cost seconds and rarely rescue it.
+        let looks = if ppocr_tried && suspicion.is_some() { 0 } else { second_looks };
+        let lines = second_look(engine, &gray, lines, number, looks);
         if let Some(reason) = &suspicion {
             if !reads_well(&lines) {
                 reading.problem = Some(illegible(reason, &gray));

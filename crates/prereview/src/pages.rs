@@ -260,34 +260,75 @@ pub fn decode_pdf(bytes: &[u8], budget: &mut FileBudget) -> Result<Vec<DecodedPa
                 .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        let mut pages = Vec::new();
-        for (i, (w_pt, h_pt)) in sizes.iter().enumerate() {
-            let number = (i + 1).to_string();
-            let dpi = render_dpi(*w_pt, *h_pt, budget.max_page_pixels.min(budget.pixels_left));
-            if dpi < MIN_RENDER_DPI {
-                return Err(ReadError::TooLarge(format!(
-                    "第{number}页 {w_pt:.0}×{h_pt:.0} 磅，在像素上限内只能以 {dpi:.0} dpi 渲染，无法辨认"
-                )));
-            }
-            let prefix = dir.join(format!("page-{number}"));
+        let dpis: Vec<f64> = sizes
+            .iter()
+            .map(|(w_pt, h_pt)| render_dpi(*w_pt, *h_pt, budget.max_page_pixels.min(budget.pixels_left)))
+            .collect();
+        if let Some((i, dpi)) = dpis.iter().enumerate().find(|(_, d)| **d < MIN_RENDER_DPI) {
+            let (w_pt, h_pt) = sizes[i];
+            return Err(ReadError::TooLarge(format!(
+                "第{}页 {w_pt:.0}×{h_pt:.0} 磅，在像素上限内只能以 {dpi:.0} dpi 渲染，无法辨认",
+                i + 1
+            )));
+        }
+        // The usual case, every page fits at the reading resolution: one renderer process for
+        // all pages (each start costs a font load). Otherwise each page at its own resolution.
+        let all_at_ocr_dpi = dpis.iter().all(|d| (*d - f64::from(OCR_DPI)).abs() < 0.01);
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        if all_at_ocr_dpi {
+            let prefix = dir.join("page");
+            let last_page = sizes.len().to_string();
             run_bounded(
                 "pdftoppm",
                 &[
                     "-r".into(),
-                    format!("{dpi:.2}").into(),
+                    OCR_DPI.to_string().into(),
                     "-png".into(),
-                    "-singlefile".into(),
                     "-f".into(),
-                    number.clone().into(),
+                    "1".into(),
                     "-l".into(),
-                    number.into(),
+                    last_page.into(),
                     input.clone().into(),
-                    prefix.clone().into(),
+                    prefix.into(),
                 ],
                 budget,
                 &dir.join("pdftoppm.out"),
             )?;
-            let png = std::fs::read(prefix.with_extension("png")).map_err(|e| ReadError::Unreadable(e.to_string()))?;
+            let mut rendered: Vec<_> = std::fs::read_dir(&dir)
+                .map_err(|e| ReadError::Unreadable(e.to_string()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "png"))
+                .collect();
+            // page-1.png … page-10.png (zero-padded by pdftoppm to the page count's width).
+            rendered.sort();
+            files = rendered;
+        } else {
+            for (i, dpi) in dpis.iter().enumerate() {
+                let number = (i + 1).to_string();
+                let prefix = dir.join(format!("single-{number}"));
+                run_bounded(
+                    "pdftoppm",
+                    &[
+                        "-r".into(),
+                        format!("{dpi:.2}").into(),
+                        "-png".into(),
+                        "-singlefile".into(),
+                        "-f".into(),
+                        number.clone().into(),
+                        "-l".into(),
+                        number.into(),
+                        input.clone().into(),
+                        prefix.clone().into(),
+                    ],
+                    budget,
+                    &dir.join("pdftoppm.out"),
+                )?;
+                files.push(prefix.with_extension("png"));
+            }
+        }
+        let mut pages = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let png = std::fs::read(file).map_err(|e| ReadError::Unreadable(e.to_string()))?;
             let layer = texts.get(i).filter(|t| t.chars().filter(|c| !c.is_whitespace()).count() >= 20).cloned();
             pages.push(DecodedPage { image: decode_image_within(&png, budget)?, text_layer: layer, colour: true });
         }
