@@ -28,6 +28,9 @@ pub struct Settings {
     pub complaints: ComplaintSettings,
     #[serde(default)]
     pub inspections: InspectionSettings,
+    /// Where events (status changes) are delivered.
+    #[serde(default)]
+    pub notifications: NotificationSettings,
     /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
     #[serde(skip)]
     pub database_url: Option<DatabaseUrl>,
@@ -114,6 +117,32 @@ pub struct RulesSettings {
     pub file: PathBuf,
     pub calendar: PathBuf,
     pub grading: PathBuf,
+}
+
+/// A receiver of events: the body is signed with HMAC-SHA256 under `secret`
+/// (`X-Nightpermit-Signature: sha256=<hex>`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NotificationSettings {
+    pub webhooks: Vec<Webhook>,
+    /// Attempts per delivery before it is left dead in the job table (and the delivery log).
+    pub max_attempts: i64,
+    /// Back-off: the n-th retry waits retry_base_secs × 2^(n-1), at most an hour.
+    pub retry_base_secs: u64,
+    /// Per attempt.
+    pub timeout_secs: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings { webhooks: vec![], max_attempts: 8, retry_base_secs: 10, timeout_secs: 10 }
+    }
 }
 
 /// The 1/3/10/15-day complaint rule: the day limits and whether they count working days.

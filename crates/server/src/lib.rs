@@ -12,6 +12,7 @@ pub mod facts;
 pub mod form;
 pub mod grades;
 pub mod metrics;
+pub mod notify;
 pub mod pages;
 pub mod policy;
 pub mod protection;

@@ -10,8 +10,8 @@ use nightpermit_prereview::findings::{Finding, Severity, PREREVIEW_FAILED};
 use nightpermit_prereview::{CaseForm, MaterialFile, Prereviewer, Verdict};
 use nightpermit_rules::{decide, Outcome};
 use nightpermit_store::{
-    DecisionRecord, JobRecord, MaterialRecord, PrereviewFinish, PrereviewJob, TrackRecord, JOB_KIND_PREREVIEW,
-    JOB_KIND_SEAL,
+    DecisionRecord, JobRecord, MaterialRecord, PrereviewFinish, PrereviewJob, TrackRecord, JOB_KIND_EVENT,
+    JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_WEBHOOK,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +61,16 @@ pub async fn run(
             continue;
         }
         let now = state.clock.now_ms();
-        match state.store.claim_job(&[JOB_KIND_PREREVIEW, JOB_KIND_SEAL], &worker_id, now, lease_ms).await {
+        match state
+            .store
+            .claim_job(
+                &[JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_EVENT, JOB_KIND_WEBHOOK],
+                &worker_id,
+                now,
+                lease_ms,
+            )
+            .await
+        {
             Ok(Some(job)) => {
                 in_flight.spawn(handle_job(state.clone(), prereviewer.clone(), worker_id.clone(), job));
             }
@@ -85,6 +94,19 @@ pub async fn run(
 /// Runs one claimed job to its end: done, failed for a retry, or handed to a human.
 async fn handle_job(state: AppState, prereviewer: Arc<Prereviewer>, worker_id: String, job: JobRecord) {
     let started = std::time::Instant::now();
+    if job.kind == JOB_KIND_EVENT || job.kind == JOB_KIND_WEBHOOK {
+        let done = if job.kind == JOB_KIND_EVENT {
+            crate::notify::fan_out(&state, &worker_id, &job).await
+        } else {
+            crate::notify::deliver(&state, &worker_id, &job).await
+        };
+        if let Err(e) = done {
+            tracing::error!(job = %job.id, error = %e, "notification job failed");
+            let retry_at = state.clock.now_ms() + 10_000 * job.attempts;
+            let _ = state.store.fail_job(&job.id, &worker_id, &format!("{e:#}"), state.clock.now_ms(), retry_at).await;
+        }
+        return;
+    }
     if job.kind == JOB_KIND_SEAL {
         // Sealing has no human fallback: it retries until the keys or storage work
         // again, then stays visible as a dead job for operators.

@@ -245,6 +245,12 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     /// Revokes a valid permit; the application becomes `revoked`.
     async fn revoke_permit(&self, number: &str, reason: &str, actor: &str, now: i64) -> StoreResult<PermitRecord>;
 
+    /// Queues a job of any kind (e.g. one webhook delivery of an event).
+    async fn enqueue_job(&self, id: &str, kind: &str, payload: &str, max_attempts: i64, now: i64) -> StoreResult<()>;
+    async fn record_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()>;
+    /// Delivery attempts of one event, oldest first.
+    async fn deliveries(&self, event_id: &str) -> StoreResult<Vec<DeliveryRecord>>;
+
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
     /// Recomputes the whole chain and names the first broken link.

@@ -285,3 +285,36 @@ pub struct PermitRecord {
     pub revoke_reason: Option<String>,
     pub created_at: i64,
 }
+
+/// Job kind: one event to announce (a case changed status), fanned out by the worker.
+pub const JOB_KIND_EVENT: &str = "event";
+/// Job kind: one event to deliver to one webhook, retried on its own.
+pub const JOB_KIND_WEBHOOK: &str = "webhook";
+
+/// An event as queued in the same transaction as the change it announces (an outbox), so an
+/// event is never lost nor sent for a change that was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventPayload {
+    pub id: String,
+    /// e.g. `application.status_changed`.
+    pub event: String,
+    pub application_id: String,
+    pub from: String,
+    pub to: String,
+    pub at: i64,
+}
+
+/// One delivery attempt of an event to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event_id: String,
+    pub event: String,
+    pub target: String,
+    pub attempt: i64,
+    pub http_status: Option<i64>,
+    pub error: Option<String>,
+    /// 1 if the receiver answered 2xx.
+    pub delivered: i64,
+    pub at: i64,
+}

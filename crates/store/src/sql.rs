@@ -359,6 +359,35 @@ impl SqlStore {
         if moved != 1 {
             return Err(StoreError::WrongStatus { current: from });
         }
+        Self::enqueue_event(tx, application_id, from, to, now).await
+    }
+
+    /// The outbox: the announcement of a status change, committed with the change itself.
+    async fn enqueue_event(
+        tx: &mut Transaction<'static, Any>,
+        application_id: &str,
+        from: ApplicationStatus,
+        to: ApplicationStatus,
+        now: i64,
+    ) -> StoreResult<()> {
+        let event = EventPayload {
+            id: uuid::Uuid::now_v7().to_string(),
+            event: "application.status_changed".into(),
+            application_id: application_id.into(),
+            from: from.id().into(),
+            to: to.id().into(),
+            at: now,
+        };
+        let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"
+        ))
+        .bind(format!("event-{}", event.id))
+        .bind(JOB_KIND_EVENT)
+        .bind(payload)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -1546,6 +1575,47 @@ impl Store for SqlStore {
         let updated = Self::permit_in(&mut tx, number).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn enqueue_job(&self, id: &str, kind: &str, payload: &str, max_attempts: i64, now: i64) -> StoreResult<()> {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"
+        ))
+        .bind(id)
+        .bind(kind)
+        .bind(payload)
+        .bind(max_attempts)
+        .bind(now)
+        .execute(&self.write)
+        .await;
+        match inserted {
+            // Queued before (a fan-out retried after a crash): once is enough.
+            Err(e) if is_unique_violation(&e) => Ok(()),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn record_delivery(&self, d: &DeliveryRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO webhook_deliveries (id, event_id, event, target, attempt, http_status, error, delivered, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&d.id)
+            .bind(&d.event_id)
+            .bind(&d.event)
+            .bind(&d.target)
+            .bind(d.attempt)
+            .bind(d.http_status)
+            .bind(&d.error)
+            .bind(d.delivered)
+            .bind(d.at)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, event_id: &str) -> StoreResult<Vec<DeliveryRecord>> {
+        Ok(sqlx::query_as("SELECT id, event_id, event, target, attempt, http_status, error, delivered, at FROM webhook_deliveries WHERE event_id = $1 ORDER BY at, attempt")
+            .bind(event_id)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>> {
