@@ -17,6 +17,7 @@ pub mod policy;
 pub mod protection;
 pub mod routes;
 pub mod sealing;
+pub mod staff;
 pub mod state;
 pub mod upload;
 pub mod views;
