@@ -19,6 +19,7 @@ pub mod routes;
 pub mod sealing;
 pub mod staff;
 pub mod state;
+pub mod stats;
 pub mod upload;
 pub mod views;
 pub mod worker;
