@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use nightpermit_domain::{CreditCode, Department, District, Role};
-use nightpermit_server::auth::{hash_password, password_problem};
+use nightpermit_domain::CreditCode;
+use nightpermit_server::auth::hash_password;
 use nightpermit_server::{open_store, Settings};
 use nightpermit_store::{FirmRecord, StaffRecord, Store, StoreError};
 use std::path::PathBuf;
@@ -368,6 +368,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A staff account from CLI flags, checked by the same validation as the admin page.
 fn staff_record(
     username: &str,
     password: &str,
@@ -375,42 +376,14 @@ fn staff_record(
     department: Option<&str>,
     district: Option<&str>,
 ) -> anyhow::Result<StaffRecord> {
-    let username = username.trim();
-    if username.is_empty()
-        || username.len() > 64
-        || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        bail!("--username must be 1-64 letters, digits, '-', '_' or '.'");
-    }
-    if CreditCode::parse(username).is_ok() {
-        bail!("--username must not look like a credit code (firms sign in with those)");
-    }
-    if let Some(problem) = password_problem(password) {
-        bail!("--password rejected: {problem}");
-    }
-    let role: Role =
-        role.parse().map_err(|_| anyhow::anyhow!("--role must be reviewer, inspector, auditor or admin"))?;
-    if role == Role::Firm {
-        bail!("--role firm: firms register through POST /api/v1/firms");
-    }
-    let department: Option<Department> = department
-        .map(|d| d.parse().map_err(|_| anyhow::anyhow!("--department must be construction or environment")))
-        .transpose()?;
-    let district: Option<District> = district
-        .map(|d| d.parse().map_err(|_| anyhow::anyhow!("--district must be a Shanghai district id such as jingan")))
-        .transpose()?;
-    if role == Role::Reviewer && (department.is_none() || district.is_none()) {
-        bail!("a reviewer needs --department construction|environment and --district, e.g. --department construction --district jingan");
-    }
-    Ok(StaffRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        username: username.to_string(),
-        password_hash: hash_password(password)?,
-        role,
-        department,
-        district,
-        created_at: chrono::Utc::now().timestamp_millis(),
-    })
+    let new = nightpermit_server::staff::NewStaff {
+        username: username.into(),
+        password: password.into(),
+        role: role.into(),
+        department: department.map(Into::into),
+        district: district.map(Into::into),
+    };
+    nightpermit_server::staff::staff_record_now(&new, chrono::Utc::now().timestamp_millis())
 }
 
 /// The demo firm's credit code: a valid code (check character computed) for a made-up firm.
@@ -471,18 +444,8 @@ async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&s
         }
     };
     let store = open_store(settings).await?;
-    let decisions = store.decisions_since(since_ms).await?;
-    let mut snapshots = Vec::new();
-    for d in &decisions {
-        // Decisions made without facts (a pre-review that failed and went to a human) are not rules decisions.
-        let Ok(facts) = serde_json::from_str::<nightpermit_rules::Facts>(&d.facts) else { continue };
-        if facts.is_empty() {
-            continue;
-        }
-        snapshots.push((format!("{}#{}", d.application_id, d.round), d.outcome, facts));
-    }
-    let (total, changes) =
-        nightpermit_rules::simulate(&new_rules, snapshots.iter().map(|(c, o, f)| (c.as_str(), *o, f)));
+    let nightpermit_server::staff::Simulation { total, changes } =
+        nightpermit_server::staff::simulate(&store, &new_rules, since_ms).await?;
     println!(
         "rule set {} {} (sha256 {}): {} decisions replayed, {} would change",
         new_rules.id,

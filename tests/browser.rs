@@ -313,3 +313,293 @@ async fn people_use_the_pages_with_and_without_javascript() {
     drop(driver);
     app.stop().await;
 }
+
+// ---- Staff at work: reviewers, the auditor, the admin ----
+
+/// A case under review in Jing'an as the worker leaves it: the pre-review's findings, the
+/// rules' decision on `facts` (with its trace), both departments' tracks pending with the
+/// reasons (a dispute from the firm is one of them). Returns the application id.
+async fn flagged_case(app: &TestApp, token: &str, facts: &nightpermit_rules::Facts, findings: Value) -> String {
+    let today = nightpermit_server::views::shanghai_today(app.state.clock.now_ms());
+    let mut form = example_form();
+    form["night_work"]["start_date"] = json!(today.to_string());
+    form["night_work"]["end_date"] = json!((today + chrono::Duration::days(2)).to_string());
+    let id = app.create_application(token, &form).await["id"].as_str().expect("id").to_string();
+    let r = app.upload(token, &id, "site_plan", "plan.png", png(40, 30)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(app.submit(token, &id, None).await.status(), StatusCode::ACCEPTED);
+    let now = app.state.clock.now_ms();
+    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
+    let d = nightpermit_rules::decide(&app.state.policy.rules, facts);
+    let mut reasons = d.reasons.clone();
+    reasons.push("施工单位对预审结论提出异议：隔声屏已在总平面图中标注".into());
+    let track = |department: Department| TrackRecord {
+        id: format!("{id}-{department}"),
+        application_id: id.clone(),
+        round: 1,
+        department,
+        district: "jingan".into(),
+        status: TrackStatus::Pending,
+        reasons: serde_json::to_string(&reasons).expect("json"),
+        decided_by: None,
+        decided_at: None,
+        comment: None,
+        created_at: now,
+    };
+    let decision = nightpermit_store::DecisionRecord {
+        application_id: id.clone(),
+        round: 1,
+        outcome: d.outcome,
+        ruleset_id: d.ruleset_id.clone(),
+        ruleset_version: d.ruleset_version.clone(),
+        ruleset_sha256: d.ruleset_sha256.clone(),
+        reasons: serde_json::to_string(&d.reasons).expect("json"),
+        trace: serde_json::to_string(&d.trace).expect("json"),
+        facts: serde_json::to_string(facts).expect("json"),
+        decided_at: now,
+    };
+    let finish = PrereviewFinish {
+        job_id: job.expect("a queued pre-review").id,
+        worker: "stand-in".into(),
+        application_id: id.clone(),
+        round: 1,
+        outcome: "pass".into(),
+        findings: findings.to_string(),
+        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
+        decision: Some(decision),
+        tracks: vec![track(Department::Construction), track(Department::Environment)],
+        now,
+    };
+    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    id
+}
+
+impl Journey<'_> {
+    async fn sign_in(&self, login: &str) {
+        self.goto("/login").await;
+        self.fill("login", login).await;
+        self.fill("password", "staff-pass-1").await;
+        self.click("form.stack button[type=submit]").await;
+    }
+
+    /// Signs out from the front page (error pages do not carry the session's header).
+    async fn sign_out(&self) {
+        self.goto("/").await;
+        self.click("[data-action=logout]").await;
+    }
+
+    async fn fill_at(&self, css: &str, value: &str) {
+        let input = self.c.find(Locator::Css(css)).await.expect(css);
+        input.clear().await.expect("clear");
+        input.send_keys(value).await.expect("type");
+    }
+
+    async fn has(&self, css: &str) -> bool {
+        self.c.find(Locator::Css(css)).await.is_ok()
+    }
+
+    async fn choose(&self, css: &str) {
+        self.c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).click().await.expect("click");
+    }
+
+    async fn select(&self, name: &str, value: &str) {
+        let el = self.c.find(Locator::Css(&format!("select[name=\"{name}\"]"))).await.expect(name);
+        el.select_by_value(value).await.expect("select");
+    }
+
+    async fn upload_file(&self, form: &str, file: &Path) {
+        let input =
+            self.c.find(Locator::Css(&format!("{form} input[type=file][name=file]"))).await.expect("file input");
+        input.send_keys(file.to_str().expect("path")).await.expect("choose file");
+        self.click(&format!("{form} button[type=submit]")).await;
+    }
+
+    /// The status an error page says it answered with.
+    async fn problem_status(&self) -> Option<String> {
+        self.attr("[data-problem]", "data-status").await
+    }
+}
+
+async fn status_of(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get(&format!("/api/v1/applications/{id}"), Some(token)).await.json().await.expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_auditors_and_admins_work_from_their_pages() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (firm_code, firm) = app.firm(950).await;
+    for (user, dep, district) in
+        [("jc", "construction", "jingan"), ("je", "environment", "jingan"), ("hc", "construction", "huangpu")]
+    {
+        app.staff(user, "reviewer", Some(dep), Some(district)).await;
+    }
+    app.staff("aud", "auditor", None, None).await;
+    app.staff("adm", "admin", None, None).await;
+
+    // A new firm (too few permits) with a warning from the pre-review: flagged for review.
+    let mut facts = nightpermit_rules::example::clean_facts();
+    facts.set(nightpermit_rules::Fact::FirmPermits24m, nightpermit_rules::FactValue::Int(0));
+    let findings = json!([{"code": "MEASURE_NOT_SHOWN", "severity": "warning", "kind": "site_plan",
+                           "message": "总平面图上未见隔声屏位置", "expected": "隔声屏", "found": ""}]);
+    let flagged = flagged_case(&app, &firm, &facts, findings).await;
+    let task = format!("{flagged}-construction");
+
+    let driver = start_driver().await;
+    let mut j = Journey { app: &app, c: browser(&driver, true).await, mode: "staff", step: 0 };
+
+    // The reviewer signs in, lands on the queue, finds the flagged case and opens it.
+    j.sign_in("jc").await;
+    assert_eq!(j.path().await, "/review");
+    assert!(j.has(&format!("[data-task='{task}'][data-urgency=ok]")).await);
+    assert_eq!(j.attr("[data-filter=pending]", "data-count").await.as_deref(), Some("1"));
+    assert_eq!(
+        j.attr(&format!("[data-task='{task}'] [data-other-status]"), "data-other-status").await.as_deref(),
+        Some("pending")
+    );
+    j.shot("review-queue").await;
+    j.click(&format!("[data-task='{task}'] h2 a")).await;
+    assert_eq!(j.path().await, format!("/review/tasks/{task}"));
+    assert_eq!(j.attr("[data-finding=MEASURE_NOT_SHOWN]", "data-severity").await.as_deref(), Some("warning"));
+    assert_eq!(j.attr("[data-rule=too_few_permits]", "data-result").await.as_deref(), Some("true"));
+    assert_eq!(j.attr("[data-rule=grade_not_green]", "data-result").await.as_deref(), Some("false"));
+    assert!(j.has("#rules[data-decision=manual_review]").await);
+    assert!(j.has("[data-track=environment][data-track-status=pending]").await);
+    assert!(j.has("[data-grade=green]").await);
+    assert!(j.has("[data-material] a[href*='/materials/']").await);
+    assert!(j.has("[data-audit-action]").await);
+    j.shot("review-task").await;
+
+    // A correction without a comment is refused with the API's rule; with one it goes back.
+    j.choose("#f-outcome-request_correction").await;
+    j.click("[data-action=decide]").await;
+    assert!(j.has("[data-errors] li[data-code=COMMENT_REQUIRED]").await);
+    assert_eq!(j.attr("#f-comment-error", "data-code").await.as_deref(), Some("COMMENT_REQUIRED"));
+    j.shot("review-comment-required").await;
+    j.choose("#f-outcome-request_correction").await;
+    j.fill("comment", "请在总平面图上标注隔声屏位置后重新提交").await;
+    j.click("[data-action=decide]").await;
+    assert_eq!(j.path().await, "/review");
+    assert!(!j.has(&format!("[data-task='{task}']")).await);
+    assert_eq!(status_of(&app, &firm, &flagged).await["status"], "needs_correction");
+    j.goto("/review?status=correction_requested").await;
+    assert!(j.has(&format!("[data-task='{task}'][data-task-status=correction_requested]")).await);
+    j.shot("review-corrected").await;
+
+    // Role boundaries: another district's reviewer, another department's, a firm, a visitor.
+    let second = flagged_case(&app, &firm, &facts, json!([])).await;
+    j.sign_out().await;
+    j.sign_in("hc").await;
+    j.goto(&format!("/review/tasks/{second}-construction")).await;
+    assert_eq!(j.problem_status().await.as_deref(), Some("404"));
+    j.shot("review-other-district").await;
+    j.sign_out().await;
+    j.sign_in("je").await;
+    j.goto(&format!("/review/tasks/{second}-construction")).await;
+    assert_eq!(j.problem_status().await.as_deref(), Some("404"));
+    // Both departments approve the second case from their pages.
+    j.goto(&format!("/review/tasks/{second}-environment")).await;
+    j.choose("#f-outcome-approve").await;
+    j.click("[data-action=decide]").await;
+    assert_eq!(j.path().await, "/review");
+    j.goto("/audit").await;
+    assert_eq!(j.problem_status().await.as_deref(), Some("403"));
+    j.sign_out().await;
+    j.sign_in("jc").await;
+    j.goto(&format!("/review/tasks/{second}-construction")).await;
+    assert!(j.has("[data-track=environment][data-track-status=approved]").await);
+    j.choose("#f-outcome-approve").await;
+    j.click("[data-action=decide]").await;
+    assert_eq!(status_of(&app, &firm, &second).await["status"], "approved");
+    j.sign_out().await;
+    j.goto("/login").await;
+    j.fill("login", &firm_code).await;
+    j.fill("password", "night-permit-1").await;
+    j.click("form.stack button[type=submit]").await;
+    for page in ["/review", "/audit", "/admin"] {
+        j.goto(page).await;
+        assert_eq!(j.problem_status().await.as_deref(), Some("403"), "{page}");
+    }
+    j.shot("firm-on-staff-page").await;
+    j.sign_out().await;
+    for page in ["/review", "/audit", "/admin", &format!("/review/tasks/{task}")] {
+        j.goto(page).await;
+        assert_eq!(j.path().await, "/login", "{page}");
+    }
+
+    // The permit is sealed as the worker seals it; the auditor verifies it and a tampered copy.
+    let seal = app.state.store.claim_job(&[JOB_KIND_SEAL], "test", app.state.clock.now_ms(), 60_000).await;
+    nightpermit_server::sealing::process(&app.state, "test", &seal.expect("claim").expect("a sealing job"))
+        .await
+        .expect("sealed");
+    let number = status_of(&app, &firm, &second).await["permit"]["number"].as_str().expect("number").to_string();
+    let pdf = app.get(&format!("/api/v1/permits/{number}/pdf"), None).await.bytes().await.expect("pdf").to_vec();
+    let dir = temp_dir("staff-pdfs");
+    let (sealed, tampered) = (dir.join(format!("{number}.pdf")), dir.join("tampered.pdf"));
+    std::fs::write(&sealed, &pdf).expect("write");
+    let mut bad = pdf.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x20;
+    std::fs::write(&tampered, bad).expect("write");
+    j.sign_in("aud").await;
+    assert_eq!(j.path().await, "/audit");
+    for (file, valid) in [(&sealed, "true"), (&tampered, "false")] {
+        j.upload_file("form[action='/audit/verify']", file).await;
+        assert_eq!(j.attr("[data-valid]", "data-valid").await.as_deref(), Some(valid));
+        j.shot(if valid == "true" { "audit-verify-sealed" } else { "audit-verify-tampered" }).await;
+    }
+    assert_eq!(j.c.find_all(Locator::Css("[data-signature]")).await.expect("signatures").len(), 2);
+    j.fill("application", &second).await;
+    j.click("[data-action=show-log]").await;
+    assert_eq!(j.attr("[data-chain-ok]", "data-chain-ok").await.as_deref(), Some("true"));
+    assert!(j.has("[data-audit-seq][data-intact=true]").await);
+    let export = j.attr("[data-action=export]", "href").await.expect("href");
+    j.shot("audit-log").await;
+    let auditor = app.login("aud", "staff-pass-1").await;
+    let r =
+        app.client.get(app.url(&export)).header("cookie", format!("np_session={auditor}")).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    let lines = r.text().await.expect("text");
+    let actions: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        actions.contains(&"review.decided".to_string()) && actions.contains(&"permit.issued".to_string()),
+        "{actions:?}"
+    );
+    j.sign_out().await;
+
+    // The admin creates a reviewer (a missing department is refused first) and simulates a rule
+    // file with no rules: every past manual review would become an auto-approval.
+    j.sign_in("adm").await;
+    assert_eq!(j.path().await, "/admin");
+    assert!(j.has("[data-rule=too_few_permits]").await);
+    j.fill("username", "jc2").await;
+    j.fill_at("form[data-form=create-staff] [name=password]", "staff-pass-2").await;
+    j.select("role", "reviewer").await;
+    j.select("district", "jingan").await;
+    j.click("[data-action=create-staff]").await;
+    assert!(j.has("[data-errors] li[data-code=REQUIRED] a[href='#f-department']").await);
+    assert!(!j.has("[data-errors] li[data-code=WEAK_PASSWORD]").await);
+    j.shot("admin-staff-refused").await;
+    j.fill_at("form[data-form=create-staff] [name=password]", "staff-pass-2").await;
+    j.select("department", "construction").await;
+    j.click("[data-action=create-staff]").await;
+    assert!(j.has("[data-staff=jc2]").await);
+    assert_eq!(app.state.store.staff_by_username("jc2").await.expect("db").expect("created").role.id(), "reviewer");
+    let rules = dir.join("no-rules.toml");
+    std::fs::write(&rules, "id = \"lenient\"\nversion = \"1\"\nrules = []\n").expect("write");
+    j.upload_file("form[action='/admin/rules/simulate']", &rules).await;
+    assert_eq!(j.attr("[data-simulation]", "data-total").await.as_deref(), Some("2"));
+    assert_eq!(j.attr("[data-simulation]", "data-changes").await.as_deref(), Some("2"));
+    assert!(j.has(&format!("[data-change='{flagged}#1']")).await);
+    j.shot("admin-simulate").await;
+    j.goto("/admin#stats").await;
+    assert_eq!(j.attr("[data-chart=per-month] table", "data-table").await.as_deref(), Some("per-month"));
+    assert!(j.has("[data-chart=findings] [data-bar=MEASURE_NOT_SHOWN][data-value='1']").await);
+    assert!(j.has("[data-chart=decision-time] svg rect").await);
+    j.shot("admin-stats").await;
+    j.c.close().await.expect("close");
+    drop(driver);
+    app.stop().await;
+}

@@ -11,6 +11,6 @@ mod ruleset;
 
 pub use facts::{CheckedFacts, Fact, FactProblem, FactType, FactValue, Facts, Interval};
 pub use ruleset::{
-    decide, evaluate, simulate, Decision, Outcome, RuleSet, RuleSetError, SimulationChange, TraceEntry,
-    FACTS_INCOMPLETE,
+    decide, evaluate, simulate, Decision, Outcome, RuleDescription, RuleSet, RuleSetError, SimulationChange,
+    TraceEntry, FACTS_INCOMPLETE,
 };

@@ -280,6 +280,66 @@ impl RuleSet {
     pub fn rule_ids(&self) -> Vec<&str> {
         self.rules.iter().map(|r| r.id.as_str()).collect()
     }
+
+    /// Each rule as people read it: id, outcome, reason and its condition written out.
+    pub fn describe(&self) -> Vec<RuleDescription> {
+        self.rules
+            .iter()
+            .map(|r| RuleDescription {
+                id: r.id.clone(),
+                outcome: r.outcome,
+                reason: r.reason.clone(),
+                when: r.when.describe(),
+            })
+            .collect()
+    }
+}
+
+/// One rule of a set, for display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleDescription {
+    pub id: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    /// The condition, e.g. `firm.grade ≠ "green"` or `(a) 且 (非 b)`.
+    pub when: String,
+}
+
+fn describe_value(v: &FactValue) -> String {
+    match v {
+        FactValue::Bool(b) => b.to_string(),
+        FactValue::Int(i) => i.to_string(),
+        FactValue::Number(n) => n.to_string(),
+        FactValue::Text(t) => format!("\"{t}\""),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+impl Condition {
+    fn describe(&self) -> String {
+        let join = |parts: &[Condition], word: &str| {
+            parts.iter().map(|c| format!("（{}）", c.describe())).collect::<Vec<_>>().join(word)
+        };
+        match self {
+            Condition::All(parts) => join(parts, " 且 "),
+            Condition::Any(parts) => join(parts, " 或 "),
+            Condition::Not(inner) => format!("非（{}）", inner.describe()),
+            Condition::Compare { fact, op, value } => {
+                let op = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Ne => "≠",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "≤",
+                    CompareOp::Gt => ">",
+                    CompareOp::Ge => "≥",
+                };
+                format!("{} {op} {}", fact.name(), describe_value(value))
+            }
+            Condition::In { fact, values } => format!("{} 属于 {}", fact.name(), values.join("、")),
+            Condition::AnyContains { fact, needles } => format!("{} 含有 {}", fact.name(), needles.join("、")),
+            Condition::Overlaps { fact, other } => format!("{} 与 {} 重叠", fact.name(), other.name()),
+        }
+    }
 }
 
 // ---- evaluation ----

@@ -31,6 +31,9 @@ pub struct Settings {
     /// Where events (status changes) are delivered.
     #[serde(default)]
     pub notifications: NotificationSettings,
+    /// Department review: the target time a task should wait at most.
+    #[serde(default)]
+    pub review: ReviewSettings,
     /// From `DATABASE_URL`; `None` means the embedded SQLite file under the data dir.
     #[serde(skip)]
     pub database_url: Option<DatabaseUrl>,
@@ -177,6 +180,20 @@ impl ComplaintSettings {
             check: self.check_days,
             conclude: self.conclude_days,
         }
+    }
+}
+
+/// How long a review task should wait at most, in working days (the review queue colours each
+/// task against it: within half of it, within it, overdue).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ReviewSettings {
+    pub target_working_days: u32,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self { target_working_days: 1 }
     }
 }
 

@@ -88,6 +88,8 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()>;
     async fn staff_by_id(&self, id: &str) -> StoreResult<Option<StaffRecord>>;
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>>;
+    /// Every staff account, by username.
+    async fn list_staff(&self) -> StoreResult<Vec<StaffRecord>>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;

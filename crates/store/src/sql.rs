@@ -640,6 +640,12 @@ impl Store for SqlStore {
         self.optional(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1"), username).await
     }
 
+    async fn list_staff(&self) -> StoreResult<Vec<StaffRecord>> {
+        Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY username"))
+            .fetch_all(&self.read)
+            .await?)
+    }
+
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, principal_kind, principal_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&s.token_hash)

@@ -1,4 +1,4 @@
-//! Signing in and out, firm registration, and the staff start pages (placeholders for now).
+//! Signing in and out, firm registration, and the inspectors' start page (a placeholder for now).
 
 use super::session::{clear_cookie, home_for, session_cookie, PageSession};
 use super::{local_path, see_other, Errors, Field, Nav};
@@ -238,33 +238,11 @@ fn staff_page(session: &PageSession, role: Role, title: &'static str, coming: &'
     Ok(Placeholder { title, nav: Nav::of(Some(session)), coming })
 }
 
-pub async fn review(session: PageSession) -> ApiResult<Placeholder> {
-    staff_page(
-        &session,
-        Role::Reviewer,
-        "审核队列",
-        "本部门、本区待审核的申请队列和逐件审核页面即将上线；目前可通过接口 /api/v1/review/tasks 办理。",
-    )
-}
-
-pub async fn audit(session: PageSession) -> ApiResult<Placeholder> {
-    staff_page(&session, Role::Auditor, "审计", "申请的审计日志查询即将上线；许可证验真现在即可使用：")
-}
-
 pub async fn inspections(session: PageSession) -> ApiResult<Placeholder> {
     staff_page(
         &session,
         Role::Inspector,
         "今日检查",
         "今日的抽查任务与投诉核查即将上线；目前可通过接口 /api/v1/inspections 办理。",
-    )
-}
-
-pub async fn admin(session: PageSession) -> ApiResult<Placeholder> {
-    staff_page(
-        &session,
-        Role::Admin,
-        "系统管理",
-        "工作人员账号、规则集与统计页面即将上线；目前请使用命令行 nightpermit users 与接口办理。",
     )
 }

@@ -9,6 +9,10 @@ pub mod applicant;
 pub mod formdata;
 pub mod public;
 pub mod session;
+// Staff pages: review, audit, admin.
+pub mod admin;
+pub mod audit;
+pub mod review;
 
 use crate::error::FieldError;
 use crate::state::AppState;
@@ -30,10 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/login", get(accounts::login_page).post(accounts::login))
         .route("/logout", post(accounts::logout))
         .route("/register", get(accounts::register_page).post(accounts::register))
-        .route("/review", get(accounts::review))
-        .route("/audit", get(accounts::audit))
         .route("/inspections", get(accounts::inspections))
-        .route("/admin", get(accounts::admin))
         .route("/p/{number}", get(public::permit))
         .route("/night/{district}", get(public::night))
         .route("/verify", get(public::verify_page).post(public::verify))
@@ -44,7 +45,25 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/applications/{id}/materials", post(applicant::upload))
         .route("/applications/{id}/submit", post(applicant::submit))
         .route("/static/{*path}", get(asset))
+        .merge(staff_routes())
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
+}
+
+/// The staff pages: reviewers' queue and tasks, the auditor's checks, the admin's accounts,
+/// rule sets and statistics.
+fn staff_routes() -> Router<AppState> {
+    Router::new()
+        .route("/review", get(review::queue_page))
+        .route("/review/tasks/{id}", get(review::task))
+        .route("/review/tasks/{id}/decision", post(review::decision))
+        .route("/review/tasks/{id}/materials/{material_id}", get(review::material))
+        .route("/audit", get(audit::page))
+        .route("/audit/verify", post(audit::verify))
+        .route("/audit/applications/{id}/log.jsonl", get(audit::export))
+        .route("/admin", get(admin::page))
+        .route("/admin/staff", post(admin::create_staff))
+        .route("/admin/staff/{username}/password", post(admin::reset_password))
+        .route("/admin/rules/simulate", post(admin::simulate))
 }
 
 #[derive(rust_embed::Embed)]

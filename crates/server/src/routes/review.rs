@@ -63,7 +63,7 @@ pub struct TaskDecisionView {
 }
 
 /// The reviewer's department and district, or 403 for anyone else.
-fn reviewer(caller: &Caller) -> ApiResult<(Department, String)> {
+pub fn reviewer(caller: &Caller) -> ApiResult<(Department, String)> {
     match (caller.role(), caller.department(), caller.district()) {
         (Role::Reviewer, Some(dep), Some(dis)) => Ok((dep, dis.id().to_string())),
         _ => Err(ApiError::forbidden("只有区级审批人员可以处理审核任务")),
@@ -103,23 +103,41 @@ pub async fn list_tasks(
     caller: Caller,
     ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> ApiResult<Json<TaskList>> {
-    let (department, district) = reviewer(&caller)?;
+    let (department, _) = reviewer(&caller)?;
     if let Some(asked) = q.department.as_deref() {
         if asked != department.id() {
             return Err(ApiError::forbidden(format!("您属于{}，只能查看本部门的审核任务", department.label())));
         }
     }
-    let status = q.status.as_deref().unwrap_or("pending");
+    let mut items = Vec::new();
+    for t in queue(&state, &caller, q.status.as_deref()).await? {
+        items.push(task_view(&state, t).await?);
+    }
+    Ok(Json(TaskList { items }))
+}
+
+/// The task states a queue can be filtered by (`all` lists every one).
+pub const TASK_FILTERS: [&str; 5] = ["pending", "approved", "rejected", "correction_requested", "all"];
+
+/// The reviewer's queue in one state (default pending), oldest first; shared by the API and
+/// the review page.
+pub async fn queue(state: &AppState, caller: &Caller, status: Option<&str>) -> ApiResult<Vec<TrackRecord>> {
+    let (department, district) = reviewer(caller)?;
+    let status = status.unwrap_or("pending");
     let filter = match status {
         "all" => None,
         "pending" | "approved" | "rejected" | "correction_requested" => Some(status),
         other => return Err(ApiError::field("status", "UNKNOWN_STATUS", format!("未知的任务状态“{other}”"))),
     };
-    let mut items = Vec::new();
-    for t in state.store.review_queue(&district, department.id(), filter).await? {
-        items.push(task_view(&state, t).await?);
-    }
-    Ok(Json(TaskList { items }))
+    Ok(state.store.review_queue(&district, department.id(), filter).await?)
+}
+
+/// One task of the reviewer's own department and district; any other is 404, so tasks of
+/// other districts are not even confirmed to exist.
+pub async fn own_task(state: &AppState, caller: &Caller, id: &str) -> ApiResult<TrackRecord> {
+    let (department, district) = reviewer(caller)?;
+    let track = state.store.track(id).await?.filter(|t| t.department == department && t.district == district);
+    track.ok_or_else(|| ApiError::not_found("审核任务"))
 }
 
 /// Decide one task: approve, reject, or return the case to the firm for correction.
@@ -133,9 +151,18 @@ pub async fn decide_task(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TaskDecisionBody>,
 ) -> ApiResult<Json<TaskDecisionView>> {
-    let (department, district) = reviewer(&caller)?;
-    let track = state.store.track(&id).await?.filter(|t| t.department == department && t.district == district);
-    let track = track.ok_or_else(|| ApiError::not_found("审核任务"))?;
+    Ok(Json(decide(&state, &caller, &id, body).await?))
+}
+
+/// A reviewer's decision on one task, shared by the API and the review page: the outcome and
+/// comment checked (a comment is required unless approving), the track decided in the store.
+pub async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: TaskDecisionBody,
+) -> ApiResult<TaskDecisionView> {
+    let track = own_task(state, caller, id).await?;
     let status = match body.outcome.as_str() {
         "approve" => TrackStatus::Approved,
         "reject" => TrackStatus::Rejected,
@@ -176,5 +203,5 @@ pub async fn decide_task(
         }
         other => other?,
     };
-    Ok(Json(TaskDecisionView { task: task_view(&state, updated).await?, application_status: app_status }))
+    Ok(TaskDecisionView { task: task_view(state, updated).await?, application_status: app_status })
 }
