@@ -7,7 +7,9 @@
 pub mod accounts;
 pub mod applicant;
 pub mod case_actions;
+pub mod complaints;
 pub mod formdata;
+pub mod notice;
 pub mod page_images;
 pub mod public;
 pub mod session;
@@ -51,6 +53,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/applications/{id}/materials/{material_id}/replace", post(case_actions::replace_material))
         .route("/applications/{id}/disputes", post(case_actions::dispute))
         .route("/applications/{id}/withdraw", post(case_actions::withdraw))
+        .route("/p/{number}/notice.pdf", get(notice::site_notice))
+        .route("/complaints", post(complaints::file))
+        .route("/complaints/new", get(complaints::new_form))
+        .route("/complaints/{reference}", get(complaints::show))
         .route("/static/{*path}", get(asset))
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
 }
