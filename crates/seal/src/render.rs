@@ -476,3 +476,36 @@ fn write_pdf(cv: Canvas, info: &str) -> Result<Vec<u8>, SealError> {
     );
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_site_notice_is_a_one_page_pdf_with_its_title() {
+        let c = PermitContent::example();
+        let n = SiteNotice {
+            number: c.number.clone(),
+            district_name: c.district_name,
+            project_name: c.project_name,
+            address: c.address,
+            firm_name: c.firm_name,
+            start_date: c.start_date,
+            end_date: c.end_date,
+            nights: c.nights,
+            nightly_start: c.nightly_start,
+            nightly_end: c.nightly_end,
+            process: c.process,
+            measures: c.measures,
+            contact_name: "张三".into(),
+            contact_phone: "13800000000".into(),
+            public_url: format!("http://127.0.0.1:8080/p/{}", c.number),
+            complaint_url: format!("http://127.0.0.1:8080/complaints/new?permit={}", c.number),
+            authorities: c.authorities,
+        };
+        let pdf = render_site_notice(&n).expect("render");
+        assert!(pdf.starts_with(b"%PDF-1.7"));
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/Count 1") && text.contains(&utf16_hex("夜间施工公示 jingan-2026-00001")));
+    }
+}

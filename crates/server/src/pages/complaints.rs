@@ -113,7 +113,11 @@ fn none_if_empty(s: &str) -> Option<String> {
 }
 
 /// `POST /complaints`: through the API's handler; a datetime-local value is Shanghai time.
-pub async fn file(State(state): State<AppState>, session: Option<PageSession>, Form(f): Form<ComplaintForm>) -> Response {
+pub async fn file(
+    State(state): State<AppState>,
+    session: Option<PageSession>,
+    Form(f): Form<ComplaintForm>,
+) -> Response {
     let occurred = f.occurred_at.trim();
     let occurred_at = match occurred.len() {
         16 => format!("{occurred}:00+08:00"),
