@@ -103,6 +103,7 @@ async fn representative_dev_corpus_cases() {
         let (outcome, findings, expected, token, id) = run(&app, case).await;
         check(case, &outcome, &findings, &expected);
         if case.starts_with("v12") {
+            the_case_page_draws_the_finding(&app, &token, &id, &findings).await;
             contest_the_finding(&app, &token, &id, &findings).await;
         }
     }
@@ -110,6 +111,41 @@ async fn representative_dev_corpus_cases() {
 
 /// The firm holds the credit-code finding wrong: the case goes to both departments' reviewers
 /// with the dispute, instead of back to the firm.
+/// The case page shows the finding with its box over the page image as the pre-review read it,
+/// and the image is served to the firm (and to nobody outside the case).
+async fn the_case_page_draws_the_finding(app: &TestApp, token: &str, id: &str, findings: &[Value]) {
+    let finding = findings.iter().find(|f| f["code"] == "CREDIT_CODE_MISMATCH").expect("finding");
+    let region = &finding["region"];
+    assert!(region.is_object(), "the finding has a region: {finding}");
+    let cookie = format!("np_session={token}");
+    let get = |path: String, cookie: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).header(reqwest::header::COOKIE, cookie).send().await.expect("get") }
+    };
+    let html = get(format!("/applications/{id}"), cookie.clone()).await.text().await.expect("html");
+    assert!(html.contains("data-finding=\"CREDIT_CODE_MISMATCH\""), "{html}");
+    let marker = format!("data-region=\"{},{},{},", region["page"], region["x"], region["y"]);
+    assert!(html.contains(&marker), "{marker} in {html}");
+    let src = html.split("<image href=\"").nth(1).and_then(|s| s.split('"').next()).expect("a page image");
+    let view_box = html.split("viewBox=\"0 0 ").nth(1).and_then(|s| s.split('"').next()).expect("viewBox");
+    let (w, h) = view_box.split_once(' ').expect("w h");
+    let (w, h): (u64, u64) = (w.parse().expect("w"), h.parse().expect("h"));
+    // The page's short side at A4 width and 200 dpi (a business licence lies landscape).
+    assert!((1300..=2000).contains(&w.min(h)), "the page at the OCR scale: {w}x{h}");
+    assert!(region["x"].as_u64().expect("x") + region["w"].as_u64().expect("w") <= w);
+    let r = get(src.to_string(), cookie.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[reqwest::header::CONTENT_TYPE], "image/jpeg");
+    let img = image::load_from_memory(&r.bytes().await.expect("bytes")).expect("a JPEG");
+    let ratio = |a: u64, b: u64| a as f64 / b as f64;
+    assert!((ratio(u64::from(img.height()), u64::from(img.width())) - ratio(h, w)).abs() < 0.01, "same shape");
+    // Another firm sees neither the case nor its pages.
+    let other = app.firm(4242).await.1;
+    let r = get(src.to_string(), format!("np_session={other}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
 async fn contest_the_finding(app: &TestApp, token: &str, id: &str, findings: &[Value]) {
     let finding = findings.iter().find(|f| f["code"] == "CREDIT_CODE_MISMATCH").expect("finding");
     let fid = finding["id"].as_str().expect("findings carry an id");

@@ -123,3 +123,39 @@ async fn browsers_get_error_pages_with_the_problems_code() {
     assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("text/css"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_resident_files_a_complaint_and_follows_it_by_reference() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let client = no_redirects();
+    let origin = app.url("");
+    let form = |description: &'static str| {
+        vec![
+            ("district", "jingan"),
+            ("address", "上海市静安区某路100号"),
+            ("occurred_at", "2025-06-01T23:30"),
+            ("description", description),
+            ("contact.name", "李四"),
+            ("contact.phone", "13900000000"),
+        ]
+    };
+    let r = client.post(app.url("/complaints")).header("origin", &origin).form(&form("")).send().await.expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("data-errors") && html.contains("f-description"), "{html}");
+    let r = client
+        .post(app.url("/complaints"))
+        .header("origin", &origin)
+        .form(&form("<script>alert(1)</script> 半夜打桩"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
+    let to = r.headers()[LOCATION].to_str().expect("ascii").to_string();
+    assert!(to.starts_with("/complaints/"), "{to}");
+    let html = client.get(app.url(&to)).send().await.expect("get").text().await.expect("html");
+    assert!(html.contains("data-complaint=") && html.contains("data-step=\"contacted\""), "{html}");
+    assert!(!html.contains("13900000000") && !html.contains("半夜打桩"), "no personal data or text: {html}");
+    let r = client.get(app.url("/complaints/new?district=jingan")).send().await.expect("get");
+    assert!(r.text().await.expect("html").contains("<option value=\"jingan\" selected>"));
+}

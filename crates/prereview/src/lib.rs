@@ -345,14 +345,8 @@ pub fn read_material_within(
             Finding::new(findings::ILLEGIBLE, Severity::Error, format!("“{label}”第{number}页无法辨认：{reason}"))
                 .at(Some(Region { page: number, x: 0, y: 0, w, h }))
         };
-        gray = pages::flatten_background(&gray);
-        if pages::is_sideways(&gray) {
-            gray = image::imageops::rotate90(&gray);
-        }
-        let skew = pages::skew_angle(&gray);
-        if skew.abs() >= 0.5 {
-            gray = pages::rotate(&gray, -skew);
-        }
+        // The same turn is applied to the page image shown with the findings (pages::page_as_read).
+        gray = pages::upright(pages::flatten_background(&gray)).0;
         if let Some(dir) = std::env::var_os("NIGHTPERMIT_PREREVIEW_DEBUG_DIR") {
             // Debugging aid: the exact image OCR reads.
             let _ = gray.save(std::path::Path::new(&dir).join(format!("{}-p{number}.png", file.id)));

@@ -675,6 +675,56 @@ pub fn rotate(gray: &GrayImage, degrees: f64) -> GrayImage {
     )
 }
 
+/// How a page was turned upright before it was read: a quarter turn if it lay on its side,
+/// then the small skew correction. Measured on the flattened OCR image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Upright {
+    pub sideways: bool,
+    /// Degrees the page was rotated by (0 when the skew was under half a degree).
+    pub rotation: f64,
+}
+
+/// Turns the flattened OCR image upright; the turn is returned so the same can be applied to
+/// the colour page (the page image shown with the findings' regions).
+pub fn upright(gray: GrayImage) -> (GrayImage, Upright) {
+    let mut gray = gray;
+    let sideways = is_sideways(&gray);
+    if sideways {
+        gray = image::imageops::rotate90(&gray);
+    }
+    let skew = skew_angle(&gray);
+    let rotation = if skew.abs() >= 0.5 { -skew } else { 0.0 };
+    if rotation != 0.0 {
+        gray = rotate(&gray, rotation);
+    }
+    (gray, Upright { sideways, rotation })
+}
+
+/// The colour page in the coordinates the pre-review's regions are in: scaled as
+/// [`ocr_image`] scales, turned as [`upright`] turned the page it read.
+pub fn page_as_read(rgb: &RgbImage) -> RgbImage {
+    let gray = flatten_background(&ocr_image(rgb));
+    let (w, h) = gray.dimensions();
+    let mut colour = if rgb.dimensions() == (w, h) {
+        rgb.clone()
+    } else {
+        image::imageops::resize(rgb, w, h, image::imageops::FilterType::Triangle)
+    };
+    let (_, turn) = upright(gray);
+    if turn.sideways {
+        colour = image::imageops::rotate90(&colour);
+    }
+    if turn.rotation != 0.0 {
+        colour = imageproc::geometric_transformations::rotate_about_center(
+            &colour,
+            turn.rotation.to_radians() as f32,
+            imageproc::geometric_transformations::Interpolation::Bilinear,
+            image::Rgb([255, 255, 255]),
+        );
+    }
+    colour
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,6 +736,19 @@ mod tests {
         let doc = synth::document(nightpermit_domain::MaterialKind::BusinessLicense, &case);
         let rgb = synth::degrade(&synth::render(&doc, 200, &font), variant, 1);
         flatten_background(&ocr_image(&rgb))
+    }
+
+    #[test]
+    fn the_shown_page_is_turned_as_the_read_one() {
+        let font = synth::font(0).expect("CJK font (make deps)");
+        let case = synth::case(0, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+        let doc = synth::document(nightpermit_domain::MaterialKind::BusinessLicense, &case);
+        let rgb = synth::degrade(&synth::render(&doc, 300, &font), synth::Variant::Sideways, 1);
+        let (read, turn) = upright(flatten_background(&ocr_image(&rgb)));
+        assert!(turn.sideways);
+        let shown = page_as_read(&rgb);
+        assert_eq!(shown.dimensions(), read.dimensions());
+        assert!(shown.width() < shown.height(), "upright A4 is portrait");
     }
 
     #[test]

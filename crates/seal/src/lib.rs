@@ -10,7 +10,7 @@ pub mod sign;
 pub mod verify;
 
 pub use keys::{Authority, KeyDir, SealKey};
-pub use render::{render_permit, PermitContent};
+pub use render::{render_permit, render_site_notice, PermitContent, SiteNotice};
 pub use sign::{sign_pdf, SignRequest};
 pub use verify::{verify_pdf, SignatureReport, VerifyReport};
 

@@ -311,7 +311,110 @@ pub fn render_permit(c: &PermitContent) -> Result<Vec<u8>, SealError> {
     cv.seal(450.0, 150.0, 52.0, &c.authorities[1])?;
     cv.text(250.0, 84.0, 9.0, black, &c.authorities[0])?;
     cv.text(400.0, 84.0, 9.0, black, &c.authorities[1])?;
+    let info = format!(
+        "/Title <{}> /Subject <{}> /PermitNumber ({}) /Producer (nightpermit) /Creator (nightpermit)",
+        utf16_hex(&format!("夜间施工许可证 {}", c.number)),
+        utf16_hex(&c.project_name),
+        c.number.replace(['(', ')', '\\'], "")
+    );
+    write_pdf(cv, &info)
+}
 
+/// What the site notice (夜间施工公示) posted at the site gate says: the permit's nights and
+/// hours, who works there and whom to call, and a QR code to the public permit page.
+#[derive(Debug, Clone)]
+pub struct SiteNotice {
+    pub number: String,
+    pub district_name: String,
+    pub project_name: String,
+    pub address: String,
+    pub firm_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub nights: i64,
+    pub nightly_start: String,
+    pub nightly_end: String,
+    pub process: String,
+    pub measures: Vec<String>,
+    pub contact_name: String,
+    pub contact_phone: String,
+    /// The public permit page, `{public_base_url}/p/{number}`.
+    pub public_url: String,
+    /// Where residents complain, `{public_base_url}/complaints/new?permit={number}`.
+    pub complaint_url: String,
+    /// Construction committee, then environment bureau.
+    pub authorities: [String; 2],
+}
+
+/// Renders the printable A4 site notice (no signature: the permit itself is the signed document;
+/// the QR code leads to its public page, where its status is always current).
+pub fn render_site_notice(n: &SiteNotice) -> Result<Vec<u8>, SealError> {
+    let mut cv = Canvas { ops: String::new(), font: Font::load()? };
+    let black = (0.0, 0.0, 0.0);
+    let red = (0.75, 0.1, 0.1);
+    cv.centred(770.0, 34.0, "夜间施工公示")?;
+    cv.centred(738.0, 12.0, &format!("{}夜间施工作业许可证 {}", n.district_name, n.number))?;
+    cv.line(50.0, 726.0, 545.0, 726.0, 1.2);
+    let mut y = 696.0;
+    for line in wrap(&mut cv.font, &n.project_name, 18.0, 495.0) {
+        cv.text(50.0, y, 18.0, black, &line)?;
+        y -= 24.0;
+    }
+    for line in wrap(&mut cv.font, &n.address, 12.0, 495.0) {
+        cv.text(50.0, y, 12.0, black, &line)?;
+        y -= 17.0;
+    }
+    y -= 14.0;
+    cv.text(50.0, y, 13.0, black, "许可施工夜")?;
+    y -= 28.0;
+    cv.text(50.0, y, 22.0, red, &format!("{} 至 {}（共 {} 晚）", n.start_date, n.end_date, n.nights))?;
+    y -= 34.0;
+    cv.text(50.0, y, 13.0, black, "每晚作业时段")?;
+    y -= 28.0;
+    cv.text(50.0, y, 22.0, red, &format!("{} 至次日 {}", n.nightly_start, n.nightly_end))?;
+    y -= 34.0;
+    let rows: Vec<(&str, String)> = vec![
+        ("施工工艺", n.process.clone()),
+        ("施工单位", n.firm_name.clone()),
+        ("现场联系人", format!("{}  {}", n.contact_name, n.contact_phone)),
+        ("降噪措施", n.measures.join("；")),
+    ];
+    for (label, value) in rows {
+        cv.text(50.0, y, 12.0, black, label)?;
+        let lines = wrap(&mut cv.font, &value, 12.0, 380.0);
+        for (i, line) in lines.iter().enumerate() {
+            cv.text(140.0, y - 17.0 * i as f32, 12.0, black, line)?;
+        }
+        y -= 17.0 * lines.len().max(1) as f32 + 8.0;
+    }
+    cv.line(50.0, y + 4.0, 545.0, y + 4.0, 0.5);
+    y -= 16.0;
+    for line in wrap(
+        &mut cv.font,
+        "夜间施工场界噪声不得超过55 dB(A)，最大声级不得超过70 dB(A)。超出许可日期、时段施工或噪声扰民的，请扫描二维码查看许可证并在线投诉，或拨打12345市民服务热线。",
+        11.0,
+        495.0,
+    ) {
+        cv.text(50.0, y, 11.0, black, &line)?;
+        y -= 16.0;
+    }
+    cv.qr(50.0, 100.0, 150.0, &n.public_url)?;
+    cv.text(50.0, 86.0, 9.0, black, &format!("许可证公示：{}", n.public_url))?;
+    cv.text(50.0, 72.0, 9.0, black, &format!("在线投诉：{}", n.complaint_url))?;
+    cv.text(230.0, 220.0, 12.0, black, "扫码查看许可证状态、施工夜及监督检查结果")?;
+    cv.text(230.0, 190.0, 11.0, black, &format!("审批部门：{}", n.authorities[0]))?;
+    cv.text(230.0, 172.0, 11.0, black, &format!("　　　　　{}", n.authorities[1]))?;
+    let info = format!(
+        "/Title <{}> /Subject <{}> /Producer (nightpermit) /Creator (nightpermit)",
+        utf16_hex(&format!("夜间施工公示 {}", n.number)),
+        utf16_hex(&n.project_name)
+    );
+    write_pdf(cv, &info)
+}
+
+/// The one-page PDF of what was drawn: the font subset embedded, text selectable (ToUnicode),
+/// a classic xref table; `info` is the Info dictionary's body.
+fn write_pdf(cv: Canvas, info: &str) -> Result<Vec<u8>, SealError> {
     let Canvas { ops, font } = cv;
     let subset = subsetter::subset(&font.data, font.index, &font.remapper)
         .map_err(|e| SealError::Render(format!("font subset: {e:?}")))?;
@@ -347,8 +450,7 @@ pub fn render_permit(c: &PermitContent) -> Result<Vec<u8>, SealError> {
         format!("<< /Type /FontDescriptor /FontName /{base_font} /Flags 4 /FontBBox [-150 -250 1100 950] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 700 /StemV 80 /FontFile2 8 0 R >>").into_bytes(),
         stream("/Filter /FlateDecode".into(), &font_file),
         stream("/Filter /FlateDecode".into(), &cmap_data),
-        format!("<< /Title <{}> /Subject <{}> /PermitNumber ({}) /Producer (nightpermit) /Creator (nightpermit) >>",
-            utf16_hex(&format!("夜间施工许可证 {}", c.number)), utf16_hex(&c.project_name), c.number.replace(['(', ')', '\\'], "")).into_bytes(),
+        format!("<< {info} >>").into_bytes(),
     ];
     let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
@@ -373,4 +475,37 @@ pub fn render_permit(c: &PermitContent) -> Result<Vec<u8>, SealError> {
         .as_bytes(),
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_site_notice_is_a_one_page_pdf_with_its_title() {
+        let c = PermitContent::example();
+        let n = SiteNotice {
+            number: c.number.clone(),
+            district_name: c.district_name,
+            project_name: c.project_name,
+            address: c.address,
+            firm_name: c.firm_name,
+            start_date: c.start_date,
+            end_date: c.end_date,
+            nights: c.nights,
+            nightly_start: c.nightly_start,
+            nightly_end: c.nightly_end,
+            process: c.process,
+            measures: c.measures,
+            contact_name: "张三".into(),
+            contact_phone: "13800000000".into(),
+            public_url: format!("http://127.0.0.1:8080/p/{}", c.number),
+            complaint_url: format!("http://127.0.0.1:8080/complaints/new?permit={}", c.number),
+            authorities: c.authorities,
+        };
+        let pdf = render_site_notice(&n).expect("render");
+        assert!(pdf.starts_with(b"%PDF-1.7"));
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/Count 1") && text.contains(&utf16_hex("夜间施工公示 jingan-2026-00001")));
+    }
 }

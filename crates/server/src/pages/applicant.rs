@@ -14,7 +14,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use nightpermit_domain::{ApplicationStatus, District, MaterialKind, Process};
+use nightpermit_domain::{ApplicationStatus, Department, District, MaterialKind, Process};
 use std::collections::BTreeMap;
 
 /// What the firm has to do next, by status.
@@ -292,12 +292,18 @@ fn null_missing(mut patch: serde_json::Value) -> serde_json::Value {
 }
 
 pub struct MaterialRow {
+    pub id: String,
     pub kind: &'static str,
+    pub kind_id: &'static str,
     pub filename: String,
     pub size_kb: i64,
+    pub first_page: String,
 }
 
+/// One pre-review finding, numbered as on the page images.
 pub struct FindingRow {
+    pub n: usize,
+    pub id: String,
     pub code: String,
     pub severity: String,
     pub message: String,
@@ -305,6 +311,45 @@ pub struct FindingRow {
     pub expected: String,
     pub found: String,
     pub region: String,
+}
+
+/// A numbered box over a page image, in the page's own pixels.
+pub struct RegionBox {
+    pub n: usize,
+    pub severity: String,
+    pub region: String,
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+    pub label_x: u32,
+    pub label_y: u32,
+    pub font: u32,
+}
+
+/// One page of a material with the boxes of its findings, and those findings in words.
+pub struct Figure {
+    pub caption: String,
+    pub src: String,
+    pub width: u32,
+    pub height: u32,
+    pub boxes: Vec<RegionBox>,
+    pub findings: Vec<FindingRow>,
+}
+
+/// An earlier pre-review round, kept for the record.
+pub struct RoundRow {
+    pub round: i64,
+    pub outcome: &'static str,
+    pub finished_at: String,
+    pub findings: Vec<FindingRow>,
+}
+
+/// One entry of the case's history (its audit entries).
+pub struct TimelineRow {
+    pub at: String,
+    pub who: &'static str,
+    pub what: String,
 }
 
 pub struct TrackRow {
@@ -329,6 +374,8 @@ pub struct CasePage {
     pub next_step: &'static str,
     pub is_owner: bool,
     pub editable: bool,
+    pub can_dispute: bool,
+    pub can_withdraw: bool,
     pub refresh: bool,
     pub materials: Vec<MaterialRow>,
     pub missing: Vec<&'static str>,
@@ -336,7 +383,13 @@ pub struct CasePage {
     pub prereview_state: String,
     pub progress: String,
     pub outcome: String,
+    pub figures: Vec<Figure>,
+    /// Findings without a region on a shown page (a missing material, a whole-file problem).
     pub findings: Vec<FindingRow>,
+    /// Every finding of the round that carries an id, for the dispute form.
+    pub contestable: Vec<FindingRow>,
+    pub rounds: Vec<RoundRow>,
+    pub timeline: Vec<TimelineRow>,
     pub tracks: Vec<TrackRow>,
     pub permit_status: &'static str,
     pub submit_key: String,
@@ -350,6 +403,169 @@ fn text(v: &serde_json::Value, key: &str) -> String {
     }
 }
 
+fn num(v: &serde_json::Value, key: &str) -> u32 {
+    v.get(key).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
+fn finding_rows(findings: &[serde_json::Value]) -> Vec<FindingRow> {
+    findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FindingRow {
+            n: i + 1,
+            id: text(f, "id"),
+            code: text(f, "code"),
+            severity: text(f, "severity"),
+            message: text(f, "message"),
+            kind: text(f, "kind").parse::<MaterialKind>().map(|k| k.label().to_string()).unwrap_or_default(),
+            expected: text(f, "expected"),
+            found: text(f, "found"),
+            region: f
+                .get("region")
+                .filter(|r| r.is_object())
+                .map(|r| format!("{},{},{},{},{}", num(r, "page"), num(r, "x"), num(r, "y"), num(r, "w"), num(r, "h")))
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The box of `region` on a page of `width` × `height`, kept inside the page.
+fn region_box(n: usize, severity: &str, region: &serde_json::Value, width: u32, height: u32) -> RegionBox {
+    let x = num(region, "x").min(width.saturating_sub(1));
+    let y = num(region, "y").min(height.saturating_sub(1));
+    let w = num(region, "w").clamp(1, width - x);
+    let h = num(region, "h").clamp(1, height - y);
+    let font = (width / 32).max(12);
+    // The number sits above the box, or inside it at the top of the page.
+    let label_y = if y > font + 4 { y - 6 } else { y + font };
+    RegionBox {
+        n,
+        severity: severity.into(),
+        region: format!("{},{},{},{},{}", num(region, "page"), x, y, w, h),
+        x,
+        y,
+        w,
+        h,
+        label_x: x,
+        label_y,
+        font,
+    }
+}
+
+/// The pages of the materials the findings point at, each with its numbered boxes; the
+/// findings that point at no shown page are returned apart.
+async fn figures(
+    state: &AppState,
+    v: &ApplicationView,
+    findings: &[serde_json::Value],
+    rows: Vec<FindingRow>,
+) -> (Vec<Figure>, Vec<FindingRow>) {
+    let mut figures: Vec<(String, u32, Figure)> = Vec::new();
+    let mut rest = Vec::new();
+    for (f, row) in findings.iter().zip(rows) {
+        let material = text(f, "material_id");
+        let region = f.get("region").filter(|r| r.is_object());
+        let (Some(m), Some(region)) = (v.materials.iter().find(|m| m.id == material), region) else {
+            rest.push(row);
+            continue;
+        };
+        let page = num(region, "page").max(1);
+        if let Some((_, _, fig)) = figures.iter_mut().find(|(id, p, _)| *id == m.id && *p == page) {
+            let (w, h) = (fig.width, fig.height);
+            fig.boxes.push(region_box(row.n, &row.severity, region, w, h));
+            fig.findings.push(row);
+            continue;
+        }
+        let shown = match super::page_images::pages_of(state, &m.sha256, &m.content_type).await {
+            Ok(s) => s,
+            Err(_) => {
+                rest.push(row);
+                continue;
+            }
+        };
+        let Some(p) = shown.get(page as usize - 1) else {
+            rest.push(row);
+            continue;
+        };
+        let caption = if shown.len() > 1 {
+            format!("{}：{}（第 {page} 页，共 {} 页）", m.kind.label(), m.filename, shown.len())
+        } else {
+            format!("{}：{}", m.kind.label(), m.filename)
+        };
+        figures.push((
+            m.id.clone(),
+            page,
+            Figure {
+                caption,
+                src: super::page_images::page_url(&v.id, &m.id, page),
+                width: p.width,
+                height: p.height,
+                boxes: vec![region_box(row.n, &row.severity, region, p.width, p.height)],
+                findings: vec![row],
+            },
+        ));
+    }
+    (figures.into_iter().map(|(_, _, f)| f).collect(), rest)
+}
+
+fn local_time(ms: i64) -> String {
+    crate::views::shanghai_local(ms).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "application.created" => "创建申请（草稿）",
+        "application.edited" => "修改申请表",
+        "material.added" => "上传材料",
+        "material.removed" => "删除材料",
+        "application.submitted" => "提交申请，进入智能预审",
+        "prereview.finished" => "智能预审完成",
+        "rules.decided" => "规则引擎作出分流决定",
+        "prereview.disputed" => "对预审结论提出异议，转人工审核",
+        "review.decided" => "审核部门作出决定",
+        "application.withdrawn" => "撤回申请",
+        "permit.issued" => "签发许可证",
+        "permit.revoked" => "撤销许可证",
+        "permit.expired" => "许可证到期",
+        _ => "其他",
+    }
+}
+
+fn actor_label(actor: &str) -> &'static str {
+    if actor.starts_with("firm:") {
+        "施工单位"
+    } else if actor.starts_with("staff:") {
+        "工作人员"
+    } else {
+        "系统"
+    }
+}
+
+/// The case's history from its audit entries, oldest first; a department's decision names it.
+async fn timeline(state: &AppState, id: &str) -> ApiResult<Vec<TimelineRow>> {
+    let entries = state.store.audit_entries_for("application", id).await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            let mut what = action_label(&e.action).to_string();
+            if let Some(after) =
+                e.after_state.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            {
+                let dep = after.get("track").and_then(|d| d.as_str()).and_then(|d| d.parse::<Department>().ok());
+                let status =
+                    after.get("status").and_then(|s| s.as_str()).and_then(|s| s.parse::<ApplicationStatus>().ok());
+                if let Some(d) = dep {
+                    what = format!("{what}（{}）", d.label());
+                }
+                if let Some(s) = status {
+                    what = format!("{what} → {}", s.label());
+                }
+            }
+            TimelineRow { at: local_time(e.at), who: actor_label(&e.actor), what }
+        })
+        .collect())
+}
+
 /// The case, built by the same view as `GET /api/v1/applications/{id}`.
 pub async fn case(State(state): State<AppState>, session: PageSession, Path(id): Path<String>) -> ApiResult<CasePage> {
     let app = api::visible_application(&state, session.caller(), &id).await?;
@@ -358,46 +574,57 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
     let materials: Vec<MaterialRow> = v
         .materials
         .iter()
-        .map(|m| MaterialRow { kind: m.kind.label(), filename: m.filename.clone(), size_kb: (m.size + 1023) / 1024 })
+        .map(|m| MaterialRow {
+            id: m.id.clone(),
+            kind: m.kind.label(),
+            kind_id: m.kind.id(),
+            filename: m.filename.clone(),
+            size_kb: (m.size + 1023) / 1024,
+            first_page: super::page_images::page_url(&v.id, &m.id, 1),
+        })
         .collect();
     let missing = MaterialKind::ALL
         .iter()
         .filter(|k| k.required() && !v.materials.iter().any(|m| m.kind == **k))
         .map(|k| k.label())
         .collect();
-    let (prereview_state, progress, outcome, findings) = match &v.prereview {
+    let (prereview_state, progress, outcome) = match &v.prereview {
         Some(p) => (
             p.state.clone(),
             format!("{}/{}", p.progress.materials_done, p.progress.materials_total),
             p.outcome.clone().unwrap_or_default(),
-            p.findings
-                .iter()
-                .map(|f| FindingRow {
-                    code: text(f, "code"),
-                    severity: text(f, "severity"),
-                    message: text(f, "message"),
-                    kind: text(f, "kind").parse::<MaterialKind>().map(|k| k.label().to_string()).unwrap_or_default(),
-                    expected: text(f, "expected"),
-                    found: text(f, "found"),
-                    region: f
-                        .get("region")
-                        .filter(|r| r.is_object())
-                        .map(|r| {
-                            format!(
-                                "{},{},{},{},{}",
-                                text(r, "page"),
-                                text(r, "x"),
-                                text(r, "y"),
-                                text(r, "w"),
-                                text(r, "h")
-                            )
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect(),
         ),
         None => Default::default(),
     };
+    let round_findings = v.prereview.as_ref().map(|p| p.findings.clone()).unwrap_or_default();
+    let rows = finding_rows(&round_findings);
+    let contestable: Vec<FindingRow> = finding_rows(&round_findings).into_iter().filter(|f| !f.id.is_empty()).collect();
+    let (figures, findings) =
+        if prereview_state == "done" { figures(&state, &v, &round_findings, rows).await } else { (Vec::new(), rows) };
+    // Earlier rounds stay on the record; the current one is shown above.
+    let mut rounds = Vec::new();
+    if v.prereview.as_ref().is_some_and(|p| p.round > 1) {
+        let all =
+            crate::routes::applications::list_rounds(State(state.clone()), session.caller().clone(), Path(id.clone()))
+                .await?
+                .0;
+        let current = v.prereview.as_ref().map_or(0, |p| p.round);
+        rounds = all
+            .into_iter()
+            .filter(|r| r.round < current)
+            .rev()
+            .map(|r| RoundRow {
+                round: r.round,
+                outcome: match r.outcome.as_deref() {
+                    Some("pass") => "通过",
+                    Some(_) => "需要补正",
+                    None => "未完成",
+                },
+                finished_at: r.finished_at.clone().unwrap_or_default(),
+                findings: finding_rows(&r.findings),
+            })
+            .collect();
+    }
     let tracks = v
         .tracks
         .iter()
@@ -412,6 +639,12 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
         })
         .collect();
     let refresh = v.status == ApplicationStatus::Prereview || v.status == ApplicationStatus::Approved;
+    let undecided = v.tracks.iter().flatten().all(|t| t.status == nightpermit_domain::TrackStatus::Pending);
+    let can_withdraw = is_owner
+        && (matches!(
+            v.status,
+            ApplicationStatus::Draft | ApplicationStatus::Prereview | ApplicationStatus::NeedsCorrection
+        ) || (v.status == ApplicationStatus::UnderReview && undecided));
     Ok(CasePage {
         title: format!("申请：{}", v.project.name),
         nav: Nav::of(Some(&session)),
@@ -421,6 +654,8 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
         process_label: v.night_work.process.label(),
         next_step: next_step(v.status),
         editable: is_owner && v.status.editable(),
+        can_dispute: is_owner && v.status == ApplicationStatus::NeedsCorrection && !contestable.is_empty(),
+        can_withdraw,
         is_owner,
         refresh,
         materials,
@@ -432,7 +667,11 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
         prereview_state,
         progress,
         outcome,
+        figures,
         findings,
+        contestable,
+        rounds,
+        timeline: timeline(&state, &id).await?,
         tracks,
         permit_status: v.permit.as_ref().map(|p| super::public::permit_status_label(&p.status)).unwrap_or(""),
         submit_key: uuid::Uuid::new_v4().to_string(),

@@ -6,7 +6,11 @@
 
 pub mod accounts;
 pub mod applicant;
+pub mod case_actions;
+pub mod complaints;
 pub mod formdata;
+pub mod notice;
+pub mod page_images;
 pub mod public;
 pub mod session;
 // Staff pages: review, audit, admin.
@@ -44,6 +48,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/applications/{id}/edit", get(applicant::edit_form).post(applicant::edit))
         .route("/applications/{id}/materials", post(applicant::upload))
         .route("/applications/{id}/submit", post(applicant::submit))
+        // The case page's own forms and page images.
+        .route("/applications/{id}/materials/{material_id}/pages/{page}", get(page_images::page_image))
+        .route("/applications/{id}/materials/{material_id}/delete", post(case_actions::delete_material))
+        .route("/applications/{id}/materials/{material_id}/replace", post(case_actions::replace_material))
+        .route("/applications/{id}/disputes", post(case_actions::dispute))
+        .route("/applications/{id}/withdraw", post(case_actions::withdraw))
+        .route("/p/{number}/notice.pdf", get(notice::site_notice))
+        .route("/complaints", post(complaints::file))
+        .route("/complaints/new", get(complaints::new_form))
+        .route("/complaints/{reference}", get(complaints::show))
         .route("/static/{*path}", get(asset))
         .merge(staff_routes())
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
