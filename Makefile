@@ -11,7 +11,7 @@ PG_ADMIN ?= postgres://postgres@127.0.0.1:5432/postgres
 DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test deps pg lint fmt build bench-api bench-prereview bench-corpus bench-rules bench-seal clean-test-dbs
+.PHONY: run test deps pg lint fmt build bench-api bench-prereview bench-corpus bench-pages bench-rules bench-seal clean-test-dbs
 
 ## Install what is missing, build, create the demo accounts and serve on SQLite.
 run: deps
@@ -64,6 +64,11 @@ bench-prereview: deps
 bench-corpus: deps
 	cargo build --release --bin nightpermit
 	bash scripts/bench-corpus.sh $(BIN_RELEASE)
+
+## Page render times (wrk on loopback) on the data bench-corpus left behind.
+bench-pages: deps
+	cargo build --release --bin nightpermit
+	bash scripts/bench-pages.sh $(BIN_RELEASE)
 
 ## Rules: evaluations per second of the default rule set on one core.
 bench-rules:
