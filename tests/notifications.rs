@@ -10,8 +10,11 @@ use std::time::Duration;
 
 #[derive(Default)]
 struct Received {
-    calls: Vec<(String, String, Vec<u8>)>,
+    calls: Vec<Call>,
 }
+
+/// Signature header, event header, body.
+type Call = (String, String, Vec<u8>);
 
 /// A receiver that fails its first call with 500 and accepts the rest.
 async fn receiver() -> (String, Arc<Mutex<Received>>) {
@@ -64,15 +67,49 @@ async fn status_change_reaches_the_webhook(db: Db) {
     }
     assert_eq!(calls[0].2, calls[1].2, "the retry sends the same event");
     let body: Value = serde_json::from_slice(&calls[1].2).expect("json");
-    assert_eq!(body["application_id"], id.as_str());
+    assert_eq!((body["subject"].as_str(), body["subject_id"].as_str()), (Some("application"), Some(id.as_str())));
     assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("draft"), Some("withdrawn")));
-    assert!(body["application_url"].as_str().is_some_and(|u| u.ends_with(&id)));
+    assert!(body["url"].as_str().is_some_and(|u| u.ends_with(&id)));
     // Nothing personal: no names or phone numbers in an event.
     assert!(!String::from_utf8_lossy(&calls[1].2).contains("13800000000"));
     let log = app.state.store.deliveries(body["id"].as_str().expect("event id")).await.expect("log");
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!((log[0].delivered, log[0].http_status), (0, Some(500)));
     assert_eq!((log[1].delivered, log[1].http_status), (1, Some(204)));
+    // A complaint moving is announced too, without the complainant's contact.
+    let night = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let filed = app
+        .post_json(
+            "/api/v1/complaints",
+            None,
+            &serde_json::json!({"district": "jingan", "address": "静安区另一路8号", "occurred_at": night,
+                "description": "夜里很吵", "contact": {"name": "李四", "phone": "13911112222"}}),
+        )
+        .await;
+    assert_eq!(filed.status(), reqwest::StatusCode::CREATED, "{}", filed.text().await.unwrap_or_default());
+    let reference = filed.json::<Value>().await.expect("json")["reference"].as_str().expect("reference").to_string();
+    let inspector = app.staff("notify-inspector", "inspector", None, Some("jingan")).await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/complaints/{reference}/steps"),
+            Some(&inspector),
+            &serde_json::json!({"step": "contacted"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let complaint_call = loop {
+        let found = seen.lock().expect("lock").calls.iter().find(|c| c.1 == "complaint.step_recorded").cloned();
+        if found.is_some() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, _, body) = complaint_call.expect("the complaint step was announced");
+    let body: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!((body["subject"].as_str(), body["subject_id"].as_str()), (Some("complaint"), Some(reference.as_str())));
+    assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("received"), Some("contacted")));
+    assert!(!body.to_string().contains("13911112222") && !body.to_string().contains("李四"));
     let _ = stop.send(());
     let _ = worker.await;
 }

@@ -18,12 +18,12 @@ struct Delivery {
     url: String,
 }
 
-/// The body a receiver gets: the event and where to read the case (no personal data).
+/// The body a receiver gets: the event and where to read its subject (no personal data).
 #[derive(Debug, Serialize)]
 struct EventBody<'a> {
     #[serde(flatten)]
     event: &'a EventPayload,
-    application_url: String,
+    url: String,
 }
 
 /// `sha256=<hex>` of the body under the webhook's secret.
@@ -61,14 +61,12 @@ pub async fn deliver(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
         state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
         return Ok(());
     };
-    let body = serde_json::to_vec(&EventBody {
-        event: &d.event,
-        application_url: format!(
-            "{}/api/v1/applications/{}",
-            state.settings.server.public_base_url.trim_end_matches('/'),
-            d.event.application_id
-        ),
-    })?;
+    let base = state.settings.server.public_base_url.trim_end_matches('/');
+    let url = match d.event.subject.as_str() {
+        "complaint" => format!("{base}/api/v1/complaints/{}", d.event.subject_id),
+        _ => format!("{base}/api/v1/applications/{}", d.event.subject_id),
+    };
+    let body = serde_json::to_vec(&EventBody { event: &d.event, url })?;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(n.timeout_secs.max(1)))
         .build()

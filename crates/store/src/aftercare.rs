@@ -78,6 +78,13 @@ impl ComplaintRecord {
         }
     }
 
+    /// The last step recorded, if any (steps are recorded in order).
+    pub fn last_step(&self) -> Option<ComplaintStep> {
+        [ComplaintStep::Concluded, ComplaintStep::Checked, ComplaintStep::Inspected, ComplaintStep::Contacted]
+            .into_iter()
+            .find(|st| self.done_at(*st).is_some())
+    }
+
     /// Whether `step` may be recorded now: not yet recorded, the case still open, and the steps
     /// before it done (the check may be skipped when no rectification was ordered). Returns the
     /// stable code of the refusal.

@@ -296,9 +296,13 @@ pub const JOB_KIND_WEBHOOK: &str = "webhook";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventPayload {
     pub id: String,
-    /// e.g. `application.status_changed`.
+    /// `application.status_changed` or `complaint.step_recorded`.
     pub event: String,
-    pub application_id: String,
+    /// `application` or `complaint`.
+    pub subject: String,
+    /// The application id or the complaint reference.
+    pub subject_id: String,
+    /// Status (or step) before and after.
     pub from: String,
     pub to: String,
     pub at: i64,

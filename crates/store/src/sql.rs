@@ -359,23 +359,27 @@ impl SqlStore {
         if moved != 1 {
             return Err(StoreError::WrongStatus { current: from });
         }
-        Self::enqueue_event(tx, application_id, from, to, now).await
+        Self::enqueue_event(tx, "application.status_changed", "application", application_id, from.id(), to.id(), now)
+            .await
     }
 
-    /// The outbox: the announcement of a status change, committed with the change itself.
-    async fn enqueue_event(
+    /// The outbox: the announcement of a change, committed with the change itself.
+    pub(crate) async fn enqueue_event(
         tx: &mut Transaction<'static, Any>,
-        application_id: &str,
-        from: ApplicationStatus,
-        to: ApplicationStatus,
+        event: &str,
+        subject: &str,
+        subject_id: &str,
+        from: &str,
+        to: &str,
         now: i64,
     ) -> StoreResult<()> {
         let event = EventPayload {
             id: uuid::Uuid::now_v7().to_string(),
-            event: "application.status_changed".into(),
-            application_id: application_id.into(),
-            from: from.id().into(),
-            to: to.id().into(),
+            event: event.into(),
+            subject: subject.into(),
+            subject_id: subject_id.into(),
+            from: from.into(),
+            to: to.into(),
             at: now,
         };
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;

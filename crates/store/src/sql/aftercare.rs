@@ -149,6 +149,10 @@ impl AftercareStore for SqlStore {
         for (entry, change) in records {
             self.write_firm_record(&mut tx, entry, change.as_ref(), actor).await?;
         }
+        // The complaint moved: announced with the step itself (no personal data in the event).
+        let before = current.last_step().map_or("received", |st| st.id());
+        Self::enqueue_event(&mut tx, "complaint.step_recorded", "complaint", &s.reference, before, s.step.id(), s.at)
+            .await?;
         let updated: ComplaintRecord = self.locked(&mut tx, &sql, &s.reference).await?;
         tx.commit().await?;
         Ok(updated)
