@@ -32,7 +32,9 @@ impl Clock {
         chrono::Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
     }
 
-    /// Moves this clock forward (tests only; the real clock is never changed).
+    /// Moves this clock forward (tests only, with the `testing` feature; the real clock is
+    /// never changed).
+    #[cfg(feature = "testing")]
     pub fn advance_ms(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }

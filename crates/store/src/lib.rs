@@ -9,6 +9,8 @@ pub mod audit;
 pub mod blobs;
 mod records;
 mod sql;
+/// Fresh databases for tests; only with the `testing` feature (tests enable it).
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use aftercare::*;

@@ -489,7 +489,7 @@ impl SqlStore {
 
     /// A test hook: rewrites one audit entry behind the chain's back, as an attacker with
     /// database access could. Only `audit verify` should notice.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub async fn tamper_audit_entry(&self, seq: i64, new_action: &str) -> StoreResult<()> {
         sqlx::query("UPDATE audit_log SET action = $1 WHERE seq = $2")
             .bind(new_action)
@@ -501,7 +501,7 @@ impl SqlStore {
 
     /// Overwrites one text column of one row behind the store's back, as a hand edit or a bad
     /// migration could (tests only; identifiers come from test code, never from input).
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub async fn overwrite_column(&self, table: &str, column: &str, key: (&str, &str), value: &str) -> StoreResult<()> {
         sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE {} = $2", key.0))
             .bind(value)
@@ -512,7 +512,7 @@ impl SqlStore {
     }
 
     /// Moves a job's lease into the past, as if its worker had died long ago (tests only).
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub async fn expire_job_lease(&self, job_id: &str) -> StoreResult<()> {
         sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1").bind(job_id).execute(&self.write).await?;
         Ok(())
