@@ -38,3 +38,31 @@ if ! command -v pyhanko >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "pyhanko==0.38.*" "pyhanko-cli==0.6.*" 2>&1 | grep -v "Running pip as the 'root' user" || true
   command -v pyhanko >/dev/null 2>&1 || { echo "pyHanko did not install (fix: python3 -m pip install pyhanko pyhanko-cli)" >&2; exit 1; }
 fi
+
+# axe-core: the accessibility engine tests/accessibility.rs injects into every page. Fetched once
+# from the npm registry into a cache outside the checkout (never at test time), pinned by version
+# and by the tarball's sha512 integrity as the registry publishes it.
+AXE_VERSION=4.10.3
+AXE_INTEGRITY="sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg=="
+AXE_DIR="${NIGHTPERMIT_AXE_DIR:-$HOME/.cache/nightpermit/axe}"
+if [ ! -s "$AXE_DIR/$AXE_VERSION/axe.min.js" ]; then
+  command -v npm >/dev/null 2>&1 || {
+    echo "npm is missing: it fetches axe-core for the accessibility tests (fix: apt-get install npm, then make deps)" >&2
+    exit 1
+  }
+  echo "fetching axe-core $AXE_VERSION"
+  work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null)
+  tarball="$work/axe-core-$AXE_VERSION.tgz"
+  got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [ "$got" != "$AXE_INTEGRITY" ]; then
+    echo "axe-core $AXE_VERSION tarball integrity mismatch: got $got, expected $AXE_INTEGRITY" >&2
+    rm -rf "$work"
+    exit 1
+  fi
+  mkdir -p "$AXE_DIR/$AXE_VERSION"
+  tar -xzf "$tarball" -C "$work" package/axe.min.js package/LICENSE
+  mv "$work/package/LICENSE" "$AXE_DIR/$AXE_VERSION/LICENSE"
+  mv "$work/package/axe.min.js" "$AXE_DIR/$AXE_VERSION/axe.min.js"
+  rm -rf "$work"
+fi

@@ -209,12 +209,17 @@ impl Field {
         self
     }
 
+    /// The ids of the hint and the error message under the label, for `aria-describedby`, so a
+    /// screen reader reads them with the field.
     pub fn described_by(&self) -> String {
-        if self.errors.is_empty() {
-            String::new()
-        } else {
-            format!("{}-error", self.id)
+        let mut ids = Vec::new();
+        if !self.hint.is_empty() {
+            ids.push(format!("{}-hint", self.id));
         }
+        if !self.errors.is_empty() {
+            ids.push(format!("{}-error", self.id));
+        }
+        ids.join(" ")
     }
 }
 
