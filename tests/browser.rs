@@ -741,8 +741,16 @@ async fn applicant_journey(app: &TestApp, driver: &Driver, js: bool, register: b
     assert!(image.starts_with(&format!("/applications/{id}/materials/")), "{image}");
     j.shot("finding-drawn").await;
 
-    // Contested with a comment: the case goes to the two departments.
+    // A comment of blanks is refused: the case page again, with the summary and the form open.
     j.choose("#dispute summary").await;
+    j.fill_at("#dispute textarea[name=comment]", "   ").await;
+    j.click("[data-action=dispute]").await;
+    assert!(j.has("[data-errors][role=alert] li[data-code=COMMENT_REQUIRED]").await, "{mode}");
+    assert_eq!(j.attr("#f-comment-error", "data-code").await.as_deref(), Some("COMMENT_REQUIRED"));
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("needs_correction"));
+    j.shot("dispute-refused").await;
+
+    // Contested with a comment (the form is still open): the case goes to the two departments.
     j.fill_at("#dispute textarea[name=comment]", "营业执照为本单位联营方的执照，已在补充说明中附上联营协议").await;
     j.click("[data-action=dispute]").await;
     assert_eq!(j.path().await, case);
