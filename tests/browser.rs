@@ -69,6 +69,8 @@ async fn browser(driver: &Driver, js: bool) -> Client {
         "--disable-sync".into(),
         "--no-first-run".into(),
         "--window-size=375,900".into(),
+        // Date and time inputs take keys in the en-US order (mm/dd/yyyy, hh:mm AM/PM).
+        "--lang=en-US".into(),
         format!("--user-data-dir={}", profile.display()),
     ];
     if !js {
@@ -599,6 +601,271 @@ async fn reviewers_auditors_and_admins_work_from_their_pages() {
     assert!(j.has("[data-chart=findings] [data-bar=MEASURE_NOT_SHOWN][data-value='1']").await);
     assert!(j.has("[data-chart=decision-time] svg rect").await);
     j.shot("admin-stats").await;
+    j.c.close().await.expect("close");
+    drop(driver);
+    app.stop().await;
+}
+
+// ---- An applicant with real scans; a resident's complaint; the inspector's follow-up ----
+
+/// A case of the dev corpus, as a canonical path (file inputs refuse `..`).
+fn corpus_case(case: &str) -> PathBuf {
+    let dir = std::env::var_os("NIGHTPERMIT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/dev"))
+        .join(case);
+    dir.canonicalize().unwrap_or(dir)
+}
+
+fn load_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+/// `2027-03-30` as keys for a date input of an en-US browser.
+fn date_keys(d: &str) -> String {
+    let p: Vec<&str> = d.split('-').collect();
+    format!("{}{}{}", p[1], p[2], p[0])
+}
+
+/// `22:00` as keys for a time input of an en-US browser.
+fn time_keys(t: &str) -> String {
+    let (h, m) = t.split_once(':').expect("hh:mm");
+    let h: u32 = h.parse().expect("hour");
+    let (h12, half) = match h {
+        0 => (12, "AM"),
+        1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        _ => (h - 12, "PM"),
+    };
+    format!("{h12:02}{m}{half}")
+}
+
+impl Journey<'_> {
+    async fn select_at(&self, css: &str, value: &str) {
+        let el = self.c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}"));
+        el.select_by_value(value).await.expect("select");
+    }
+
+    /// Reloads the case page until its pre-review is done.
+    async fn wait_prereview_page(&self, case: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.has("[data-prereview-state=done]").await {
+            assert!(Instant::now() < deadline, "the pre-review of {case} did not finish ({})", self.mode);
+            tokio::time::sleep(Duration::from_millis(750)).await;
+            self.goto(case).await;
+        }
+    }
+}
+
+/// The firm of corpus case v12 applies from its pages with the case's real scans: one form
+/// (a wrong phone number refused, then fixed), the upload form, submit, the progress page until
+/// the pre-review is done, the credit-code finding drawn on the licence, contested with a comment.
+async fn applicant_journey(app: &TestApp, driver: &Driver, js: bool, register: bool) {
+    let mode = if js { "applicant-js-on" } else { "applicant-js-off" };
+    let mut j = Journey { app, c: browser(driver, js).await, mode, step: 0 };
+    let dir = corpus_case("v12_credit_code_other_firm");
+    let firm = load_json(&dir.join("firm.json"));
+    let form = load_json(&dir.join("application.json"));
+    let expected = load_json(&dir.join("expected.json"));
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+
+    if register {
+        j.goto("/register").await;
+        for k in ["credit_code", "name", "password", "contact_name", "contact_phone"] {
+            j.fill(k, &text(&firm[k])).await;
+        }
+    } else {
+        j.goto("/login").await;
+        j.fill("login", &text(&firm["credit_code"])).await;
+        j.fill("password", &text(&firm["password"])).await;
+    }
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(j.path().await, "/applications", "{mode}");
+
+    // The one form, with a phone number too short: the summary links to the field.
+    j.goto("/applications/new").await;
+    j.select("district", &text(&form["district"])).await;
+    for k in ["name", "address", "construction_permit_no", "builder"] {
+        j.fill(&format!("project.{k}"), &text(&form["project"][k])).await;
+    }
+    let nw = &form["night_work"];
+    j.fill("night_work.start_date", &date_keys(&text(&nw["start_date"]))).await;
+    j.fill("night_work.end_date", &date_keys(&text(&nw["end_date"]))).await;
+    j.fill("night_work.nightly_start", &time_keys(&text(&nw["nightly_start"]))).await;
+    j.fill("night_work.nightly_end", &time_keys(&text(&nw["nightly_end"]))).await;
+    j.select("night_work.process", &text(&nw["process"])).await;
+    j.fill("night_work.description", &text(&nw["description"])).await;
+    for (i, e) in form["equipment"].as_array().expect("equipment").iter().enumerate() {
+        for k in ["name", "count", "sound_level_db"] {
+            j.fill(&format!("equipment[{i}].{k}"), &text(&e[k])).await;
+        }
+    }
+    let measures: Vec<String> = form["measures"].as_array().expect("measures").iter().map(text).collect();
+    j.fill("measures", &measures.join("\n")).await;
+    j.fill("contact.name", &text(&form["contact"]["name"])).await;
+    j.fill("contact.phone", "1396").await;
+    j.click("form.stack button[type=submit]").await;
+    assert!(j.has("[data-errors][role=alert] a[href='#f-contact-phone']").await, "{mode}");
+    assert_eq!(j.attr("#f-contact-phone", "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(j.attr("#f-night_work-start_date", "value").await, nw["start_date"].as_str().map(str::to_string));
+    j.shot("form-invalid-phone").await;
+    j.fill("contact.phone", &text(&form["contact"]["phone"])).await;
+    j.click("form.stack button[type=submit]").await;
+    let case = j.path().await;
+    let id = case.strip_prefix("/applications/").expect("on the case page").to_string();
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("draft"));
+
+    // The real scans, one by one through the upload form; kind = the name before the first dot.
+    let upload = format!("form[action='/applications/{id}/materials']");
+    let files: Vec<String> = expected["files"].as_array().expect("files").iter().map(text).collect();
+    for file in &files {
+        let kind = file.split('.').next().expect("kind");
+        j.select_at(&format!("{upload} select[name=kind]"), kind).await;
+        j.upload_file(&upload, &dir.join(file)).await;
+    }
+    assert_eq!(j.c.find_all(Locator::Css("[data-material]")).await.expect("materials").len(), files.len());
+    j.shot("materials-uploaded").await;
+
+    // Submitted: the progress page until the pre-review is done.
+    j.click("[data-action=submit]").await;
+    assert_eq!(j.path().await, case);
+    j.shot("prereview-progress").await;
+    j.wait_prereview_page(&case).await;
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("needs_correction"));
+    let finding = "[data-finding=CREDIT_CODE_MISMATCH]";
+    assert_eq!(j.attr(finding, "data-severity").await.as_deref(), Some("error"), "{mode}");
+    let region = j.attr(finding, "data-finding-region").await.expect("the finding has a region");
+    assert!(j.has(&format!("svg g[data-region=\"{region}\"] rect")).await, "{mode}: no box for {region}");
+    let image = j.attr("svg.page-svg image", "href").await.expect("page image");
+    assert!(image.starts_with(&format!("/applications/{id}/materials/")), "{image}");
+    j.shot("finding-drawn").await;
+
+    // A comment of blanks is refused: the case page again, with the summary and the form open.
+    j.choose("#dispute summary").await;
+    j.fill_at("#dispute textarea[name=comment]", "   ").await;
+    j.click("[data-action=dispute]").await;
+    assert!(j.has("[data-errors][role=alert] li[data-code=COMMENT_REQUIRED]").await, "{mode}");
+    assert_eq!(j.attr("#f-comment-error", "data-code").await.as_deref(), Some("COMMENT_REQUIRED"));
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("needs_correction"));
+    j.shot("dispute-refused").await;
+
+    // Contested with a comment (the form is still open): the case goes to the two departments.
+    j.fill_at("#dispute textarea[name=comment]", "营业执照为本单位联营方的执照，已在补充说明中附上联营协议").await;
+    j.click("[data-action=dispute]").await;
+    assert_eq!(j.path().await, case);
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("under_review"), "{mode}");
+    assert!(j.has("[data-track=construction][data-track-status=pending]").await);
+    j.shot("disputed-under-review").await;
+    j.c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_applies_with_real_scans_and_contests_a_finding() {
+    let dir = corpus_case("v12_credit_code_other_firm");
+    assert!(dir.is_dir(), "the dev corpus is missing at {} (set NIGHTPERMIT_CORPUS)", dir.display());
+    let mut settings = fresh_settings(Db::Sqlite).await;
+    settings.worker.in_process = true;
+    settings.limits.max_upload_bytes = 20 * 1024 * 1024;
+    let app = TestApp::start(settings).await;
+    let driver = start_driver().await;
+    let started = Instant::now();
+    applicant_journey(&app, &driver, true, true).await;
+    applicant_journey(&app, &driver, false, false).await;
+    eprintln!("applicant journeys took {:?}", started.elapsed());
+    drop(driver);
+    app.stop().await;
+}
+
+/// Keys for a datetime-local input of an en-US browser: a Shanghai time `minutes` ago.
+fn datetime_keys(app: &TestApp, minutes_ago: i64) -> String {
+    let t = nightpermit_server::views::shanghai_local(app.state.clock.now_ms() - minutes_ago * 60_000);
+    format!("{}\u{e004}{}", t.format("%m%d%Y"), t.format("%I%M%p"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_complains_and_the_inspector_follows_up() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (number, _) = issued_permit(&app).await;
+    app.staff("insp", "inspector", None, Some("jingan")).await;
+    let admin = app.staff("adm", "admin", None, None).await;
+    let r =
+        app.post_json("/api/v1/admin/inspections/draw", Some(&admin), &json!({"district": "jingan", "count": 1})).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+    let inspection = r.json::<Value>().await.expect("json")["sample"][0]["inspection_id"]
+        .as_str()
+        .expect("an inspection drawn")
+        .to_string();
+
+    let driver = start_driver().await;
+    let mut j = Journey { app: &app, c: browser(&driver, false).await, mode: "aftercare", step: 0 };
+
+    // A resident files a complaint from the permit's public page and follows it by reference.
+    j.goto(&format!("/p/{number}")).await;
+    j.click(&format!("a[href='/complaints/new?permit={number}']")).await;
+    assert_eq!(j.attr("[name=permit_number]", "value").await.as_deref(), Some(number.as_str()));
+    j.fill("occurred_at", &datetime_keys(&app, 30)).await;
+    j.fill("description", "夜间持续有切割声，影响休息").await;
+    j.click("form.stack button[type=submit]").await;
+    let reference = j.attr("[data-complaint]", "data-complaint").await.expect("reference");
+    assert_eq!(j.path().await, format!("/complaints/{reference}"));
+    assert!(j.has("[role=status]").await);
+    j.shot("complaint-filed").await;
+    j.goto(&format!("/complaints/{reference}")).await;
+    assert!(j.has("[data-step=contacted]:not([data-done])").await);
+    assert!(!j.has("[data-errors]").await);
+
+    // The district's inspector: the drawn inspection and the complaint, each with its form.
+    j.sign_in("insp").await;
+    assert_eq!(j.path().await, "/inspections");
+    let card = format!("[data-inspection='{inspection}']");
+    let complaint = format!("[data-complaint='{reference}']");
+    assert!(j.has(&format!("{card}[data-inspection-status=assigned]")).await);
+    assert!(j.has(&format!("{complaint} form[data-next-step=contacted]")).await);
+    assert!(j.has(&format!("{complaint} [data-step=inspected] [data-due]")).await);
+    for label in
+        j.c.find_all(Locator::Css("main input:not([type=hidden]), main select, main textarea")).await.expect("inputs")
+    {
+        let id = label.attr("id").await.expect("attr").expect("every input has an id");
+        assert!(j.has(&format!("label[for='{id}']")).await, "no label for #{id}");
+    }
+    j.shot("inspections").await;
+
+    // An inspection result without the level is refused with the summary, then recorded.
+    j.click(&format!("{card} [data-action=record-result]")).await;
+    assert!(
+        j.has(&format!("[data-errors][role=alert] li[data-code=REQUIRED] a[href='#f-{inspection}-noise_db']")).await
+    );
+    assert_eq!(j.attr(&format!("#f-{inspection}-noise_db-error"), "data-code").await.as_deref(), Some("REQUIRED"));
+    j.shot("inspection-refused").await;
+    j.fill_at(&format!("#f-{inspection}-noise_db"), "52.5").await;
+    j.select_at(&format!("#f-{inspection}-measures_ok"), "true").await;
+    j.click(&format!("{card} [data-action=record-result]")).await;
+    assert!(j.has(&format!("{card}[data-inspection-status=passed]")).await);
+
+    // The complaint's steps: contacted; a level that is no number refused; inspected.
+    j.fill_at(&format!("#f-{reference}-note"), "已电话联系投诉人").await;
+    j.click(&format!("{complaint} [data-action=record-step]")).await;
+    assert!(j.has(&format!("{complaint} [data-step=contacted][data-done]")).await);
+    assert!(j.has(&format!("{complaint} form[data-next-step=inspected]")).await);
+    j.fill_at(&format!("#f-{reference}-noise_db"), "很吵").await;
+    j.select_at(&format!("#f-{reference}-rectification_ordered"), "false").await;
+    j.click(&format!("{complaint} [data-action=record-step]")).await;
+    assert!(j.has(&format!("[data-errors] li[data-code=INVALID_VALUE] a[href='#f-{reference}-noise_db']")).await);
+    j.shot("complaint-step-refused").await;
+    j.fill_at(&format!("#f-{reference}-noise_db"), "48.5").await;
+    j.click(&format!("{complaint} [data-action=record-step]")).await;
+    assert!(j.has(&format!("{complaint} [data-step=inspected][data-done]")).await);
+    assert!(j.has(&format!("{complaint} form[data-next-step=concluded]")).await);
+    j.shot("complaint-inspected").await;
+
+    // The resident sees the progress, without the inspector's notes.
+    j.sign_out().await;
+    j.goto(&format!("/complaints/{reference}")).await;
+    assert!(j.has("[data-step=contacted][data-done]").await && j.has("[data-step=inspected][data-done]").await);
+    let body = j.c.find(Locator::Css("main")).await.expect("main").text().await.expect("text");
+    assert!(!body.contains("已电话联系投诉人"), "{body}");
+    j.shot("complaint-progress").await;
     j.c.close().await.expect("close");
     drop(driver);
     app.stop().await;

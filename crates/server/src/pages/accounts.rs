@@ -1,8 +1,8 @@
-//! Signing in and out, firm registration, and the inspectors' start page (a placeholder for now).
+//! Signing in and out, and firm registration.
 
 use super::session::{clear_cookie, home_for, session_cookie, PageSession};
 use super::{local_path, see_other, Errors, Field, Nav};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::routes::accounts::{register as register_firm, sign_in};
 use crate::state::AppState;
 use askama::Template;
@@ -221,28 +221,4 @@ pub async fn register(State(state): State<AppState>, Form(f): Form<RegisterForm>
         }
         Err(e) => e.into_response(),
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "placeholder.html")]
-pub struct Placeholder {
-    pub title: &'static str,
-    pub nav: Nav,
-    pub coming: &'static str,
-}
-
-fn staff_page(session: &PageSession, role: Role, title: &'static str, coming: &'static str) -> ApiResult<Placeholder> {
-    if session.caller().role() != role {
-        return Err(ApiError::forbidden(format!("此页面仅供{}使用", super::role_label(role))));
-    }
-    Ok(Placeholder { title, nav: Nav::of(Some(session)), coming })
-}
-
-pub async fn inspections(session: PageSession) -> ApiResult<Placeholder> {
-    staff_page(
-        &session,
-        Role::Inspector,
-        "今日检查",
-        "今日的抽查任务与投诉核查即将上线；目前可通过接口 /api/v1/inspections 办理。",
-    )
 }

@@ -393,6 +393,10 @@ pub struct CasePage {
     pub tracks: Vec<TrackRow>,
     pub permit_status: &'static str,
     pub submit_key: String,
+    /// A refused dispute: the summary, the comment as sent and its field's error.
+    pub errors: Errors,
+    pub dispute_comment: String,
+    pub dispute_error: Option<crate::error::FieldError>,
 }
 
 fn text(v: &serde_json::Value, key: &str) -> String {
@@ -568,6 +572,17 @@ async fn timeline(state: &AppState, id: &str) -> ApiResult<Vec<TimelineRow>> {
 
 /// The case, built by the same view as `GET /api/v1/applications/{id}`.
 pub async fn case(State(state): State<AppState>, session: PageSession, Path(id): Path<String>) -> ApiResult<CasePage> {
+    case_page(&state, &session, &id, None).await
+}
+
+/// The case page; with a refused dispute (its error and the comment sent) the form shows again.
+pub async fn case_page(
+    state: &AppState,
+    session: &PageSession,
+    id: &str,
+    refused: Option<(&ApiError, &str)>,
+) -> ApiResult<CasePage> {
+    let (state, id) = (state.clone(), id.to_string());
     let app = api::visible_application(&state, session.caller(), &id).await?;
     let is_owner = matches!(session.caller(), crate::auth::Caller::Firm(f) if f.id == app.firm_id);
     let v = api::application_view(&state, session.caller(), app).await?;
@@ -647,7 +662,7 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
         ) || (v.status == ApplicationStatus::UnderReview && undecided));
     Ok(CasePage {
         title: format!("申请：{}", v.project.name),
-        nav: Nav::of(Some(&session)),
+        nav: Nav::of(Some(session)),
         csrf: session.csrf(),
         status: v.status.id(),
         district_label: v.district.label(),
@@ -675,6 +690,15 @@ pub async fn case(State(state): State<AppState>, session: PageSession, Path(id):
         tracks,
         permit_status: v.permit.as_ref().map(|p| super::public::permit_status_label(&p.status)).unwrap_or(""),
         submit_key: uuid::Uuid::new_v4().to_string(),
+        errors: match refused {
+            Some((e, _)) => {
+                let comment = super::Field::new("comment", "理由", "textarea");
+                Errors::from_api(e, &[&comment])
+            }
+            None => Errors::default(),
+        },
+        dispute_comment: refused.map(|(_, c)| c.to_string()).unwrap_or_default(),
+        dispute_error: refused.and_then(|(e, _)| e.errors.iter().find(|fe| fe.field == "comment").cloned()),
         v,
     })
 }

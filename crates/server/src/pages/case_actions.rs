@@ -9,7 +9,7 @@ use crate::routes::applications::{self as api, add_material, DisputeBody};
 use crate::state::AppState;
 use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -29,8 +29,16 @@ pub async fn dispute(
         codes: pairs.iter().filter(|(k, _)| k == "codes").map(|(_, v)| v.clone()).collect(),
         comment: value(&pairs, "comment").unwrap_or_default().to_string(),
     };
-    let _case = api::dispute_findings(State(state), session.caller().clone(), Path(id.clone()), ApiJson(body)).await?;
-    Ok(see_other(&format!("/applications/{id}")))
+    let comment = body.comment.clone();
+    match api::dispute_findings(State(state.clone()), session.caller().clone(), Path(id.clone()), ApiJson(body)).await {
+        Ok(_) => Ok(see_other(&format!("/applications/{id}"))),
+        // A refused dispute shows the case again with the summary and the comment as sent.
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let page = super::applicant::case_page(&state, &session, &id, Some((&e, &comment))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(serde::Deserialize)]

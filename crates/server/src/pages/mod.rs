@@ -9,6 +9,7 @@ pub mod applicant;
 pub mod case_actions;
 pub mod complaints;
 pub mod formdata;
+pub mod inspections;
 pub mod notice;
 pub mod page_images;
 pub mod public;
@@ -38,7 +39,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/login", get(accounts::login_page).post(accounts::login))
         .route("/logout", post(accounts::logout))
         .route("/register", get(accounts::register_page).post(accounts::register))
-        .route("/inspections", get(accounts::inspections))
+        .route("/inspections", get(inspections::show))
+        .route("/inspections/{id}/result", post(inspections::result))
+        .route("/inspections/complaints/{reference}/steps", post(inspections::step))
         .route("/p/{number}", get(public::permit))
         .route("/night/{district}", get(public::night))
         .route("/verify", get(public::verify_page).post(public::verify))
