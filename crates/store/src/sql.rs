@@ -255,16 +255,7 @@ impl SqlStore {
             .await?;
         let payload = serde_json::to_string(&PrereviewJob { application_id: s.application_id.clone(), round })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"
-        ))
-        .bind(&s.job_id)
-        .bind(JOB_KIND_PREREVIEW)
-        .bind(payload)
-        .bind(s.max_attempts)
-        .bind(s.now)
-        .execute(&mut *tx)
-        .await?;
+        insert_job(&mut *tx, &s.job_id, JOB_KIND_PREREVIEW, &payload, s.max_attempts, s.now).await?;
         let receipt = SubmitReceipt {
             application_id: s.application_id.clone(),
             status: ApplicationStatus::Prereview,
@@ -383,16 +374,7 @@ impl SqlStore {
             at: now,
         };
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"
-        ))
-        .bind(format!("event-{}", event.id))
-        .bind(JOB_KIND_EVENT)
-        .bind(payload)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        insert_job(&mut **tx, &format!("event-{}", event.id), JOB_KIND_EVENT, &payload, 5, now).await
     }
 
     async fn permit_in(tx: &mut Transaction<'static, Any>, number: &str) -> StoreResult<PermitRecord> {
@@ -407,16 +389,7 @@ impl SqlStore {
     async fn enqueue_seal(tx: &mut Transaction<'static, Any>, application_id: &str, now: i64) -> StoreResult<()> {
         let payload = serde_json::to_string(&SealJob { application_id: application_id.to_string() })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 5, $4, NULL, NULL, NULL, $4, $4)"
-        ))
-        .bind(format!("seal-{application_id}"))
-        .bind(JOB_KIND_SEAL)
-        .bind(payload)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        insert_job(&mut **tx, &format!("seal-{application_id}"), JOB_KIND_SEAL, &payload, 5, now).await
     }
 
     /// Adds a firm-record entry and applies its grade change inside `tx`, audited: shared by
@@ -971,24 +944,7 @@ impl Store for SqlStore {
         if current != ApplicationStatus::NeedsCorrection || app.round != round {
             return Err(StoreError::WrongStatus { current });
         }
-        for t in tracks {
-            sqlx::query(&format!(
-                "INSERT INTO review_tracks ({TRACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(&t.id)
-            .bind(&t.application_id)
-            .bind(t.round)
-            .bind(t.department.id())
-            .bind(&t.district)
-            .bind(t.status.id())
-            .bind(&t.reasons)
-            .bind(&t.decided_by)
-            .bind(t.decided_at)
-            .bind(&t.comment)
-            .bind(t.created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_tracks(&mut tx, tracks).await?;
         Self::move_application(&mut tx, application_id, current, ApplicationStatus::UnderReview, now).await?;
         self.append_audit(
             &mut tx,
@@ -1193,24 +1149,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for t in &f.tracks {
-            sqlx::query(&format!(
-                "INSERT INTO review_tracks ({TRACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(&t.id)
-            .bind(&t.application_id)
-            .bind(t.round)
-            .bind(t.department.id())
-            .bind(&t.district)
-            .bind(t.status.id())
-            .bind(&t.reasons)
-            .bind(&t.decided_by)
-            .bind(t.decided_at)
-            .bind(&t.comment)
-            .bind(t.created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_tracks(&mut tx, &f.tracks).await?;
         Self::move_application(&mut tx, &f.application_id, current, f.new_status, f.now).await?;
         if f.new_status == ApplicationStatus::Approved {
             Self::enqueue_seal(&mut tx, &f.application_id, f.now).await?;
@@ -1588,20 +1527,10 @@ impl Store for SqlStore {
     }
 
     async fn enqueue_job(&self, id: &str, kind: &str, payload: &str, max_attempts: i64, now: i64) -> StoreResult<()> {
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"
-        ))
-        .bind(id)
-        .bind(kind)
-        .bind(payload)
-        .bind(max_attempts)
-        .bind(now)
-        .execute(&self.write)
-        .await;
-        match inserted {
+        match insert_job(&self.write, id, kind, payload, max_attempts, now).await {
             // Queued before (a fan-out retried after a crash): once is enough.
-            Err(e) if is_unique_violation(&e) => Ok(()),
-            other => other.map(|_| ()).map_err(Into::into),
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => Ok(()),
+            other => other,
         }
     }
 
@@ -1679,4 +1608,49 @@ async fn end_sessions(
         .execute(&mut **tx)
         .await?
         .rows_affected())
+}
+
+/// Queues a job; `executor` is a transaction when the job must commit with a change.
+async fn insert_job<'e, E: sqlx::Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    kind: &str,
+    payload: &str,
+    max_attempts: i64,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, $4, $5, NULL, NULL, NULL, $5, $5)"
+    ))
+    .bind(id)
+    .bind(kind)
+    .bind(payload)
+    .bind(max_attempts)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Inserts review tracks inside `tx` (routing after the pre-review, or a dispute).
+async fn insert_tracks(tx: &mut Transaction<'static, Any>, tracks: &[TrackRecord]) -> StoreResult<()> {
+    for t in tracks {
+        sqlx::query(&format!(
+            "INSERT INTO review_tracks ({TRACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&t.id)
+        .bind(&t.application_id)
+        .bind(t.round)
+        .bind(t.department.id())
+        .bind(&t.district)
+        .bind(t.status.id())
+        .bind(&t.reasons)
+        .bind(&t.decided_by)
+        .bind(t.decided_at)
+        .bind(&t.comment)
+        .bind(t.created_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
