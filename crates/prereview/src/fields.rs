@@ -189,14 +189,6 @@ pub fn label_candidates(pages: &[PageText], labels: &[&str]) -> (Vec<Candidate>,
     (out, label_region)
 }
 
-fn mean_conf(chars: &[OcrChar]) -> f32 {
-    if chars.is_empty() {
-        0.0
-    } else {
-        chars.iter().map(|c| c.conf).sum::<f32>() / chars.len() as f32
-    }
-}
-
 /// Reads one field against the form's `expected` value; `normalise` maps a candidate into the
 /// field's own alphabet (e.g. O→0 in a number).
 pub fn read_field(
@@ -229,7 +221,7 @@ pub fn read_field(
     }
     let best = scored.into_iter().min_by_key(|(cost, chars, c)| (*cost, !c.same_line, chars.len()));
     if let Some((_, chars, c)) = best {
-        let confident = mean_conf(&chars) >= SURE && chars.len() >= 2;
+        let confident = mean_confidence(&chars) >= SURE && chars.len() >= 2;
         return match compare(&expected, &chars) {
             Comparison::Same => FieldReading::Same { region: c.region },
             Comparison::Different { found } if confident => FieldReading::Different { found, region: c.region },

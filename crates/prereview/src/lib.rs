@@ -245,7 +245,7 @@ impl Drop for Prereviewer {
 
 fn mean_conf(lines: &[OcrLine]) -> f32 {
     let chars: Vec<text::OcrChar> = lines.iter().flat_map(|l| l.chars.iter().copied()).collect();
-    mean_conf_chars(&chars)
+    text::mean_confidence(&chars)
 }
 
 /// Reads one material: every page decoded, checked and OCR'd. Problems that stop the reading
@@ -422,7 +422,7 @@ pub fn read_material_within(
 /// text, read with confidence.
 fn reads_well(lines: &[OcrLine]) -> bool {
     let chars: Vec<text::OcrChar> = lines.iter().flat_map(|l| l.chars.iter().copied()).collect();
-    chars.len() >= 40 && mean_conf_chars(&chars) >= 85.0
+    chars.len() >= 40 && text::mean_confidence(&chars) >= 85.0
 }
 
 /// Lines worth a second look per page by default; bounds the extra time on a degraded page.
@@ -461,19 +461,11 @@ fn second_look(
         let big = image::imageops::resize(&crop, w * 2, h * 2, image::imageops::FilterType::CatmullRom);
         let Ok(again) = engine.read_line(&big, pages::OCR_DPI * 2, page) else { continue };
         let chars: Vec<text::OcrChar> = again.into_iter().flat_map(|l| l.chars).collect();
-        if !chars.is_empty() && mean_conf_chars(&chars) > mean_conf_chars(&line.chars) {
+        if !chars.is_empty() && text::mean_confidence(&chars) > text::mean_confidence(&line.chars) {
             line.chars = chars;
         }
     }
     lines
-}
-
-fn mean_conf_chars(chars: &[text::OcrChar]) -> f32 {
-    if chars.is_empty() {
-        0.0
-    } else {
-        chars.iter().map(|c| c.conf).sum::<f32>() / chars.len() as f32
-    }
 }
 
 #[cfg(test)]

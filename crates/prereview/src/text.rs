@@ -38,6 +38,15 @@ impl OcrLine {
     }
 }
 
+/// The mean confidence of some characters (0 for none).
+pub fn mean_confidence(chars: &[OcrChar]) -> f32 {
+    if chars.is_empty() {
+        0.0
+    } else {
+        chars.iter().map(|c| c.conf).sum::<f32>() / chars.len() as f32
+    }
+}
+
 /// Lines of one page, in reading order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PageText {
