@@ -3,25 +3,9 @@
 #![allow(dead_code)]
 
 /// A PDF with a valid cross-reference table around the given object bodies (object 1 must be
-/// the catalog). Offsets are computed, so parsers reach every object.
+/// the catalog), written by the PDF writer the synthetic fixtures use.
 pub fn pdf_with_objects(objects: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    out
+    nightpermit_prereview::synth::pdf_from_objects(objects)
 }
 
 fn catalog_and_pages(extra: &str) -> Vec<Vec<u8>> {

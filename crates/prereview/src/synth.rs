@@ -345,6 +345,12 @@ pub fn pdf(pages: &[RgbImage], dpi: u32) -> Vec<u8> {
         let content = format!("q {wpt:.2} 0 0 {hpt:.2} 0 0 cm /Im0 Do Q");
         objects.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes());
     }
+    pdf_from_objects(&objects)
+}
+
+/// A PDF of these object bodies (object 1 must be the catalog) with a correct cross-reference
+/// table, so parsers reach every object.
+pub fn pdf_from_objects(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
