@@ -9,8 +9,7 @@ mod common;
 use common::*;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use nightpermit_domain::{Department, TrackStatus};
-use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
+use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -229,21 +228,7 @@ async fn flagged_case(app: &TestApp, token: &str, findings: Value) -> String {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.submit(token, &id, None).await.status(), StatusCode::ACCEPTED);
     let now = app.state.clock.now_ms();
-    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
     let d = nightpermit_rules::decide(&app.state.policy.rules, &facts);
-    let track = |department: Department| TrackRecord {
-        id: format!("{id}-{department}"),
-        application_id: id.clone(),
-        round: 1,
-        department,
-        district: "jingan".into(),
-        status: TrackStatus::Pending,
-        reasons: serde_json::to_string(&d.reasons).expect("json"),
-        decided_by: None,
-        decided_at: None,
-        comment: None,
-        created_at: now,
-    };
     let decision = nightpermit_store::DecisionRecord {
         application_id: id.clone(),
         round: 1,
@@ -256,19 +241,8 @@ async fn flagged_case(app: &TestApp, token: &str, findings: Value) -> String {
         facts: serde_json::to_string(&facts).expect("json"),
         decided_at: now,
     };
-    let finish = PrereviewFinish {
-        job_id: job.expect("a queued pre-review").id,
-        worker: "stand-in".into(),
-        application_id: id.clone(),
-        round: 1,
-        outcome: "pass".into(),
-        findings: findings.to_string(),
-        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
-        decision: Some(decision),
-        tracks: vec![track(Department::Construction), track(Department::Environment)],
-        now,
-    };
-    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    app.finish_for_review(&id, serde_json::to_string(&d.reasons).expect("json"), findings.to_string(), Some(decision))
+        .await;
     id
 }
 

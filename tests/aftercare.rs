@@ -6,8 +6,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::*;
-use nightpermit_domain::{Department, TrackStatus};
-use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
+use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -28,34 +27,7 @@ async fn issued_permit(app: &TestApp, token: &str) -> String {
     let id = app.create_application(token, &example_form()).await["id"].as_str().expect("id").to_string();
     assert_eq!(app.submit(token, &id, None).await.status(), StatusCode::ACCEPTED);
     let store = &app.state.store;
-    let now = app.state.clock.now_ms();
-    let job = store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim").expect("job");
-    let track = |department: Department| TrackRecord {
-        id: format!("{id}-{department}"),
-        application_id: id.clone(),
-        round: 1,
-        department,
-        district: "jingan".into(),
-        status: TrackStatus::Pending,
-        reasons: "[]".into(),
-        decided_by: None,
-        decided_at: None,
-        comment: None,
-        created_at: now,
-    };
-    let finish = PrereviewFinish {
-        job_id: job.id,
-        worker: "stand-in".into(),
-        application_id: id.clone(),
-        round: 1,
-        outcome: "pass".into(),
-        findings: "[]".into(),
-        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
-        decision: None,
-        tracks: vec![track(Department::Construction), track(Department::Environment)],
-        now,
-    };
-    assert!(store.finish_prereview(&finish, "system").await.expect("finish"));
+    app.finish_for_review(&id, "[]".into(), "[]".into(), None).await;
     for dept in ["construction", "environment"] {
         let reviewer = app.staff(&format!("r-{dept}-{id}"), "reviewer", Some(dept), Some("jingan")).await;
         let r = app

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use nightpermit_domain::{CreditCode, Department, TrackStatus};
-use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
+use nightpermit_domain::CreditCode;
+use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -167,34 +167,7 @@ async fn issued_permit(app: &TestApp) -> (String, String) {
     form["night_work"]["end_date"] = json!((today + chrono::Duration::days(2)).to_string());
     let id = app.create_application(&token, &form).await["id"].as_str().expect("id").to_string();
     assert_eq!(app.submit(&token, &id, None).await.status(), StatusCode::ACCEPTED);
-    let now = app.state.clock.now_ms();
-    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
-    let track = |department: Department| TrackRecord {
-        id: format!("{id}-{department}"),
-        application_id: id.clone(),
-        round: 1,
-        department,
-        district: "jingan".into(),
-        status: TrackStatus::Pending,
-        reasons: "[\"需人工审核\"]".into(),
-        decided_by: None,
-        decided_at: None,
-        comment: None,
-        created_at: now,
-    };
-    let finish = PrereviewFinish {
-        job_id: job.expect("a queued pre-review").id,
-        worker: "stand-in".into(),
-        application_id: id.clone(),
-        round: 1,
-        outcome: "pass".into(),
-        findings: "[]".into(),
-        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
-        decision: None,
-        tracks: vec![track(Department::Construction), track(Department::Environment)],
-        now,
-    };
-    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    app.finish_for_review(&id, "[\"需人工审核\"]".into(), "[]".into(), None).await;
     for (user, dep) in [("bc", "construction"), ("be", "environment")] {
         let reviewer = app.staff(user, "reviewer", Some(dep), Some("jingan")).await;
         let r = app
@@ -331,23 +304,9 @@ async fn flagged_case(app: &TestApp, token: &str, facts: &nightpermit_rules::Fac
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.submit(token, &id, None).await.status(), StatusCode::ACCEPTED);
     let now = app.state.clock.now_ms();
-    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
     let d = nightpermit_rules::decide(&app.state.policy.rules, facts);
     let mut reasons = d.reasons.clone();
     reasons.push("施工单位对预审结论提出异议：隔声屏已在总平面图中标注".into());
-    let track = |department: Department| TrackRecord {
-        id: format!("{id}-{department}"),
-        application_id: id.clone(),
-        round: 1,
-        department,
-        district: "jingan".into(),
-        status: TrackStatus::Pending,
-        reasons: serde_json::to_string(&reasons).expect("json"),
-        decided_by: None,
-        decided_at: None,
-        comment: None,
-        created_at: now,
-    };
     let decision = nightpermit_store::DecisionRecord {
         application_id: id.clone(),
         round: 1,
@@ -360,19 +319,8 @@ async fn flagged_case(app: &TestApp, token: &str, facts: &nightpermit_rules::Fac
         facts: serde_json::to_string(facts).expect("json"),
         decided_at: now,
     };
-    let finish = PrereviewFinish {
-        job_id: job.expect("a queued pre-review").id,
-        worker: "stand-in".into(),
-        application_id: id.clone(),
-        round: 1,
-        outcome: "pass".into(),
-        findings: findings.to_string(),
-        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
-        decision: Some(decision),
-        tracks: vec![track(Department::Construction), track(Department::Environment)],
-        now,
-    };
-    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    app.finish_for_review(&id, serde_json::to_string(&reasons).expect("json"), findings.to_string(), Some(decision))
+        .await;
     id
 }
 

@@ -5,42 +5,13 @@
 mod common;
 
 use common::*;
-use nightpermit_domain::{Department, TrackStatus};
-use nightpermit_store::{PrereviewFinish, TrackRecord, JOB_KIND_PREREVIEW, JOB_KIND_SEAL};
+use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// Finishes the queued pre-review of `id` as a clean pass that needs both departments.
 async fn to_review(app: &TestApp, id: &str) {
-    let now = app.state.clock.now_ms();
-    let job = app.state.store.claim_job(&[JOB_KIND_PREREVIEW], "stand-in", now, 60_000).await.expect("claim");
-    let job = job.expect("a queued pre-review");
-    let track = |department: Department| TrackRecord {
-        id: format!("{id}-{department}"),
-        application_id: id.into(),
-        round: 1,
-        department,
-        district: "jingan".into(),
-        status: TrackStatus::Pending,
-        reasons: "[\"需人工审核\"]".into(),
-        decided_by: None,
-        decided_at: None,
-        comment: None,
-        created_at: now,
-    };
-    let finish = PrereviewFinish {
-        job_id: job.id,
-        worker: "stand-in".into(),
-        application_id: id.into(),
-        round: 1,
-        outcome: "pass".into(),
-        findings: "[]".into(),
-        new_status: nightpermit_domain::ApplicationStatus::UnderReview,
-        decision: None,
-        tracks: vec![track(Department::Construction), track(Department::Environment)],
-        now,
-    };
-    assert!(app.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    app.finish_for_review(id, "[\"需人工审核\"]".into(), "[]".into(), None).await;
 }
 
 async fn submitted_case(app: &TestApp, token: &str) -> String {

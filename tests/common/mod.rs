@@ -192,6 +192,52 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Stands in for the worker: finishes the queued pre-review of `id` (round 1) as a pass that
+    /// needs both departments of jingan, with these track reasons, findings and rule decision.
+    pub async fn finish_for_review(
+        &self,
+        id: &str,
+        reasons: String,
+        findings: String,
+        decision: Option<nightpermit_store::DecisionRecord>,
+    ) {
+        use nightpermit_domain::{Department, TrackStatus};
+        let now = self.state.clock.now_ms();
+        let job = self
+            .state
+            .store
+            .claim_job(&[nightpermit_store::JOB_KIND_PREREVIEW], "stand-in", now, 60_000)
+            .await
+            .expect("claim")
+            .expect("a queued pre-review");
+        let track = |department: Department| nightpermit_store::TrackRecord {
+            id: format!("{id}-{department}"),
+            application_id: id.into(),
+            round: 1,
+            department,
+            district: "jingan".into(),
+            status: TrackStatus::Pending,
+            reasons: reasons.clone(),
+            decided_by: None,
+            decided_at: None,
+            comment: None,
+            created_at: now,
+        };
+        let finish = nightpermit_store::PrereviewFinish {
+            job_id: job.id,
+            worker: "stand-in".into(),
+            application_id: id.into(),
+            round: 1,
+            outcome: "pass".into(),
+            findings,
+            new_status: nightpermit_domain::ApplicationStatus::UnderReview,
+            decision,
+            tracks: vec![track(Department::Construction), track(Department::Environment)],
+            now,
+        };
+        assert!(self.state.store.finish_prereview(&finish, "system").await.expect("finish"));
+    }
+
     pub async fn submit(&self, token: &str, app_id: &str, key: Option<&str>) -> Response {
         let mut r = self.client.post(self.url(&format!("/api/v1/applications/{app_id}/submit"))).bearer_auth(token);
         if let Some(k) = key {
