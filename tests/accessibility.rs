@@ -6,22 +6,18 @@
 
 mod common;
 
+use common::browser::{browser, start_driver, PHONE};
 use common::*;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "chromedriver";
 /// The version scripts/install-deps.sh pins (with the tarball's integrity).
 const AXE_VERSION: &str = "4.10.3";
-/// The phone width the pages are checked at.
-const PHONE: (u32, u32) = (375, 900);
 /// Screenshots for the README: wide enough to read, small enough to commit.
 const SHOT_WIDTH: u32 = 800;
 const SHOT_MAX_HEIGHT: u32 = 1150;
@@ -33,67 +29,6 @@ fn axe_source() -> String {
     let file = dir.join(AXE_VERSION).join("axe.min.js");
     std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("axe-core is missing at {} ({e}); fix: `make deps`", file.display()))
-}
-
-/// chromedriver on a free local port; killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing (fix: `make deps`, or apt-get install chromium chromium-driver)"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    // The browser's locale sets how date and time inputs take keys (see the keyboard test).
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .env("LANG", "en_US.UTF-8")
-        .env("LANGUAGE", "en_US")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (fix: `make deps`, or apt-get install chromium-driver)");
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start listening on {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver
-}
-
-/// A fresh headless browser (own profile), phone-sized, JavaScript on (axe runs in the page).
-async fn browser(driver: &Driver) -> Client {
-    let profile = temp_dir("chromium-profile");
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--hide-scrollbars", "--lang=en-US",
-                format!("--window-size={},{}", PHONE.0, PHONE.1),
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        },
-    });
-    let Value::Object(caps) = caps else { unreachable!("a JSON object") };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
 }
 
 /// Runs axe-core in the page and returns its violations. The source goes in through WebDriver,
@@ -312,7 +247,8 @@ async fn every_page_passes_axe_as_its_role_sees_it() {
     }
     let driver = start_driver().await;
     let axe_js = axe_source();
-    let mut a = Audit { app: &app, c: browser(&driver).await, axe: axe_js, shots, failures: vec![], checked: vec![] };
+    let mut a =
+        Audit { app: &app, c: browser(&driver, true).await, axe: axe_js, shots, failures: vec![], checked: vec![] };
     let width = a.c.execute("return window.innerWidth", vec![]).await.expect("width");
     eprintln!("viewport width {width} (asked for {})", PHONE.0);
 
@@ -453,7 +389,7 @@ async fn the_application_form_can_be_completed_by_keyboard_alone() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let (code, firm) = app.firm(961).await;
     let driver = start_driver().await;
-    let c = browser(&driver).await;
+    let c = browser(&driver, true).await;
     c.goto(&app.url("/login")).await.expect("goto");
     for (name, value) in [("login", code.as_str()), ("password", "night-permit-1")] {
         c.find(Locator::Css(&format!("[name={name}]"))).await.expect(name).send_keys(value).await.expect("type");

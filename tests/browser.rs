@@ -6,93 +6,15 @@
 mod common;
 
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use nightpermit_domain::CreditCode;
 use nightpermit_store::JOB_KIND_SEAL;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "chromedriver";
-
-/// chromedriver on a free local port; killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-async fn start_driver() -> Driver {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing (fix: `make deps`, or apt-get install chromium chromium-driver)"
-    );
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (fix: `make deps`, or apt-get install chromium-driver)");
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start listening on {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver
-}
-
-/// A fresh headless browser (own profile directory), phone-sized, with or without JavaScript.
-async fn browser(driver: &Driver, js: bool) -> Client {
-    let profile = temp_dir("chromium-profile");
-    let mut args = vec![
-        "--headless".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-dev-shm-usage".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--no-first-run".into(),
-        "--window-size=375,900".into(),
-        // Date and time inputs take keys in the en-US order (mm/dd/yyyy, hh:mm AM/PM).
-        "--lang=en-US".into(),
-        format!("--user-data-dir={}", profile.display()),
-    ];
-    if !js {
-        args.push("--blink-settings=scriptEnabled=false".into());
-    }
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": args,
-            // 2 = block: the content setting, on top of the blink switch.
-            "prefs": {"profile.managed_default_content_settings.javascript": if js { 1 } else { 2 }},
-        },
-    });
-    let Value::Object(caps) = caps else { unreachable!("a JSON object") };
-    // chromedriver listens on loopback over plain HTTP: no TLS stack needed.
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
-}
+use common::browser::{browser, start_driver, Driver};
 
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

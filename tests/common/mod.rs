@@ -288,4 +288,5 @@ pub async fn field_error(r: Response, field: &str, code: &str) {
     let errors = body["errors"].as_array().expect("errors");
     assert!(errors.iter().any(|e| e["field"] == field && e["code"] == code), "expected {field}/{code} in {body}");
 }
+pub mod browser;
 pub mod hostile;
