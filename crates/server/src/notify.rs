@@ -67,12 +67,12 @@ pub async fn deliver(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
         _ => format!("{base}/api/v1/applications/{}", d.event.subject_id),
     };
     let body = serde_json::to_vec(&EventBody { event: &d.event, url })?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(n.timeout_secs.max(1)))
-        .build()
-        .context("HTTP client")?;
+    // One client for all deliveries: its connection pool and TLS set-up are reused.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
     let sent = client
         .post(&hook.url)
+        .timeout(std::time::Duration::from_secs(n.timeout_secs.max(1)))
         .header("content-type", "application/json")
         .header("x-nightpermit-event", &d.event.event)
         .header("x-nightpermit-delivery", &job.id)
