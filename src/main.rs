@@ -3,9 +3,9 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use nightpermit_cases::{open_store, Settings};
 use nightpermit_domain::CreditCode;
 use nightpermit_server::auth::hash_password;
-use nightpermit_server::{open_store, Settings};
 use nightpermit_store::{FirmRecord, StaffRecord, Store, StoreError};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -239,23 +239,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let addr = listener.local_addr()?;
             tracing::info!(database = state.store.backend().name(), %addr, "nightpermit ready");
             println!("nightpermit listening on http://{addr}");
-            nightpermit_server::serve(state, listener, nightpermit_server::shutdown_signal()).await?;
+            nightpermit_server::serve(state, listener, nightpermit_worker::shutdown_signal()).await?;
         }
         Command::Worker { data } => {
-            let state = nightpermit_server::build_state(settings(config, &data)?).await?;
+            let cases = nightpermit_cases::Cases::open(settings(config, &data)?).await?;
             println!(
                 "nightpermit worker started ({}, {} OCR threads)",
-                state.store.backend().name(),
-                state.settings.worker.ocr_threads
+                cases.store.backend().name(),
+                cases.settings.worker.ocr_threads
             );
-            nightpermit_server::app::run_worker(state, nightpermit_server::shutdown_signal()).await?;
+            nightpermit_worker::run_standalone(cases, nightpermit_worker::shutdown_signal()).await?;
         }
         Command::Rules { command: RulesCommand::Simulate { rules, since, data } } => {
             return simulate(&settings(config, &data)?, &rules, since.as_deref()).await;
         }
         Command::Firms { command: FirmsCommand::Record { credit_code, kind, note, data } } => {
             let s = settings(config, &data)?;
-            let policy = nightpermit_server::policy::Policy::load(&s)?;
+            let policy = nightpermit_cases::policy::Policy::load(&s)?;
             let store = open_store(&s).await?;
             let code = CreditCode::parse(&credit_code).map_err(|e| anyhow::anyhow!("--credit-code: {e}"))?;
             let firm = store
@@ -265,8 +265,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let kind = nightpermit_rules::grading::RecordKind::parse(&kind)
                 .context("--kind must be complaint_upheld, inspection_violation, penalty or permit_completed_clean")?;
             let now = chrono::Utc::now().timestamp_millis();
-            let out = nightpermit_server::grades::record(&store, &policy.grading, &firm, kind, now, &note, "cli", now)
-                .await?;
+            let out =
+                nightpermit_cases::grades::record(&store, &policy.grading, &firm, kind, now, &note, "cli", now).await?;
             match out.change {
                 Some(c) => println!("recorded; grade {} -> {} ({} points)", c.from_grade, c.to_grade, c.points),
                 None => println!("recorded; grade stays {} ({} points)", out.grade, out.points),
@@ -435,7 +435,7 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn simulate(settings: &Settings, rules: &std::path::Path, since: Option<&str>) -> anyhow::Result<ExitCode> {
-    let new_rules = nightpermit_server::policy::Policy::rules_from_file(rules)?;
+    let new_rules = nightpermit_cases::policy::Policy::rules_from_file(rules)?;
     let since_ms = match since {
         None => 0,
         Some(d) => {

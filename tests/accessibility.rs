@@ -194,7 +194,7 @@ async fn issue(app: &TestApp, firm: &str, id: &str, reviewers: [&str; 2]) -> Str
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
     }
     let seal = app.state.store.claim_job(&[JOB_KIND_SEAL], "test", app.state.clock.now_ms(), 60_000).await;
-    nightpermit_server::sealing::process(&app.state, "test", &seal.expect("claim").expect("a sealing job"))
+    nightpermit_cases::sealing::process(&app.state, "test", &seal.expect("claim").expect("a sealing job"))
         .await
         .expect("sealed");
     let v: Value = app.get(&format!("/api/v1/applications/{id}"), Some(firm)).await.json().await.expect("json");

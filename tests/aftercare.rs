@@ -220,19 +220,11 @@ async fn aftercare(db: Db) {
     let token = firm_token_now(&app, &code).await;
     let next = app.create_application(&token, &form_in(12)).await["id"].as_str().expect("id").to_string();
     let rec = app.state.store.application(&next).await.expect("app").expect("exists");
-    let form: nightpermit_server::form::ApplicationForm = serde_json::from_str(&rec.form).expect("form");
+    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&rec.form).expect("form");
     let firm = app.state.store.firm_by_id(&rec.firm_id).await.expect("firm").expect("exists");
-    let facts = nightpermit_server::facts::assemble(
-        &app.state,
-        &rec,
-        &form,
-        &firm,
-        &app.state.policy.calendar,
-        0,
-        app.state.clock.now_ms(),
-    )
-    .await
-    .expect("facts");
+    let facts = nightpermit_cases::facts::assemble(&app.state, &rec, &form, &firm, 0, app.state.clock.now_ms())
+        .await
+        .expect("facts");
     let decision = nightpermit_rules::decide(&app.state.policy.rules, &facts);
     assert_eq!(decision.outcome, nightpermit_rules::Outcome::ManualReview);
     assert!(decision.trace.iter().any(|t| t.rule == "grade_not_green" && t.result), "{:?}", decision.trace);

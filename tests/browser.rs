@@ -103,7 +103,7 @@ async fn issued_permit(app: &TestApp) -> (String, String) {
     }
     let seal = app.state.store.claim_job(&[JOB_KIND_SEAL], "test", app.state.clock.now_ms(), 60_000).await;
     let seal = seal.expect("claim").expect("a sealing job");
-    nightpermit_server::sealing::process(&app.state, "test", &seal).await.expect("sealed");
+    nightpermit_cases::sealing::process(&app.state, "test", &seal).await.expect("sealed");
     let v: Value = app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await.json().await.expect("json");
     assert_eq!(v["status"], "issued", "{v:#}");
     (v["permit"]["number"].as_str().expect("number").to_string(), today.to_string())
@@ -400,7 +400,7 @@ async fn reviewers_auditors_and_admins_work_from_their_pages() {
 
     // The permit is sealed as the worker seals it; the auditor verifies it and a tampered copy.
     let seal = app.state.store.claim_job(&[JOB_KIND_SEAL], "test", app.state.clock.now_ms(), 60_000).await;
-    nightpermit_server::sealing::process(&app.state, "test", &seal.expect("claim").expect("a sealing job"))
+    nightpermit_cases::sealing::process(&app.state, "test", &seal.expect("claim").expect("a sealing job"))
         .await
         .expect("sealed");
     let number = status_of(&app, &firm, &second).await["permit"]["number"].as_str().expect("number").to_string();

@@ -219,19 +219,19 @@ async fn expiry(db: Db) {
     let permit = store.allocate_permit_number(&id, "jingan", 2026, now).await.expect("number");
     assert!(store.issue_permit(&job.id, "signer", &permit.number, "ab", now).await.expect("issue"));
 
-    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    nightpermit_worker::housekeeping(&app.state.cases).await.expect("housekeeping");
     assert_eq!(store.permit(&permit.number).await.expect("permit").map(|p| p.status), Some("valid".into()));
 
     // The example form's nights begin five days from now and last three nights.
     app.state.clock.advance_ms(30 * 24 * 3_600_000);
-    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    nightpermit_worker::housekeeping(&app.state.cases).await.expect("housekeeping");
     assert_eq!(store.permit(&permit.number).await.expect("permit").map(|p| p.status), Some("expired".into()));
     let a = store.application(&id).await.expect("app").expect("exists");
     assert_eq!(a.status, nightpermit_domain::ApplicationStatus::Expired);
     let audit = store.audit_entries_for("application", &id).await.expect("audit");
     assert_eq!(audit.last().map(|e| e.action.as_str()), Some("permit.expired"));
     // Running again changes nothing.
-    nightpermit_server::worker::housekeeping(&app.state).await.expect("housekeeping");
+    nightpermit_worker::housekeeping(&app.state.cases).await.expect("housekeeping");
     assert_eq!(store.audit_entries_for("application", &id).await.expect("audit").len(), audit.len());
     // Thirty days on, every session of this test has ended and is gone.
     assert_eq!(store.delete_expired_sessions(app.state.clock.now_ms()).await.expect("purge"), 0);

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Db, TestApp};
-use nightpermit_server::config::Webhook;
+use nightpermit_cases::config::Webhook;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,7 +63,7 @@ async fn status_change_reaches_the_webhook(db: Db) {
     assert_eq!(calls.len(), 2, "one failed delivery, then its retry");
     for (signature, event, body) in &calls {
         assert_eq!(event, "application.status_changed");
-        assert_eq!(signature, &nightpermit_server::notify::signature("hook-secret", body), "signed with the secret");
+        assert_eq!(signature, &nightpermit_worker::notify::signature("hook-secret", body), "signed with the secret");
     }
     assert_eq!(calls[0].2, calls[1].2, "the retry sends the same event");
     let body: Value = serde_json::from_slice(&calls[1].2).expect("json");

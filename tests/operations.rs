@@ -215,7 +215,7 @@ async fn readme_walkthrough_works_as_written() {
 async fn missing_keys_on_postgres_stop_start_up_with_the_fix() {
     let mut s = fresh_settings(Db::Sqlite).await;
     s.storage.data_dir = temp_dir("nokeys");
-    s.database_url = Some(nightpermit_server::config::DatabaseUrl(
+    s.database_url = Some(nightpermit_cases::config::DatabaseUrl(
         nightpermit_store::testing::fresh_postgres_url().await.expect("postgres"),
     ));
     let err = nightpermit_server::build_state(s).await.err().expect("must not start without keys");

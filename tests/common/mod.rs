@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use chrono::{Duration, Utc};
+use nightpermit_cases::config::DatabaseUrl;
 use nightpermit_domain::CreditCode;
-use nightpermit_server::config::DatabaseUrl;
 use nightpermit_server::{AppState, Settings};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
@@ -99,7 +99,7 @@ impl TestApp {
     /// Starts a pre-review worker in this process, as `nightpermit worker` would.
     pub fn start_worker(&self) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(nightpermit_server::app::run_worker(self.state.clone(), async move {
+        let handle = tokio::spawn(nightpermit_worker::run_standalone(self.state.cases.clone(), async move {
             let _ = rx.await;
         }));
         (tx, handle)

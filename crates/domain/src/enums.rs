@@ -60,6 +60,7 @@ macro_rules! closed_set {
         }
     };
 }
+pub(crate) use closed_set;
 
 closed_set!(
     /// Shanghai's 16 districts, by pinyin id.

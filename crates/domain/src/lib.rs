@@ -5,6 +5,7 @@
 mod credit_code;
 mod enums;
 mod night;
+mod review;
 mod status;
 
 pub use credit_code::{CreditCode, CreditCodeError, CREDIT_CODE_ALPHABET};
@@ -16,4 +17,5 @@ pub use night::{
     minutes_after_night_start, parse_clock, parse_date, NightWindow, NightWindowError, MAX_NIGHTS_PER_APPLICATION,
     NIGHT_END, NIGHT_START,
 };
+pub use review::{combined_status, ReviewOutcome, MAX_REVIEW_COMMENT_CHARS};
 pub use status::{ApplicationStatus, IllegalTransition};

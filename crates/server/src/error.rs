@@ -9,20 +9,7 @@ use nightpermit_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A problem with one field of the request.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// Path of the field, e.g. `night_work.nightly_end` or `equipment[0].count`.
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
-    }
-}
+pub use nightpermit_cases::FieldError;
 
 /// RFC 9457 problem details as we send them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,6 +150,19 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Conflict(code) => ApiError::new(StatusCode::CONFLICT, code, conflict_message(code)),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<nightpermit_cases::CaseError> for ApiError {
+    fn from(e: nightpermit_cases::CaseError) -> Self {
+        use nightpermit_cases::CaseError;
+        match e {
+            CaseError::Invalid(errors) => ApiError::validation(errors),
+            CaseError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            CaseError::NotFound(what) => ApiError::not_found(what),
+            CaseError::Store(e) => e.into(),
+            CaseError::Internal(e) => ApiError::internal(e),
         }
     }
 }

@@ -3,7 +3,6 @@
 //! for password hashing (argon2 takes ~19 MiB per hash: a burst must queue, not allocate),
 //! refusals of oversized URIs and headers, and the response headers every answer carries.
 
-use crate::config::AbuseSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -12,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use nightpermit_cases::config::AbuseSettings;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;

@@ -2,9 +2,9 @@
 //! trusted) and, for images, its declared size, so decompression bombs are refused before any
 //! pixel is decoded.
 
-use crate::config::LimitSettings;
 use crate::error::ApiError;
 use axum::http::StatusCode;
+use nightpermit_cases::config::LimitSettings;
 use std::io::Cursor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     fn limits() -> LimitSettings {
-        crate::config::Settings::load(None).map(|s| s.limits).unwrap_or_else(|e| panic!("defaults: {e}"))
+        nightpermit_cases::config::Settings::load(None).map(|s| s.limits).unwrap_or_else(|e| panic!("defaults: {e}"))
     }
 
     const HEADERS: [&[u8]; 5] =

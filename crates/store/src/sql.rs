@@ -1285,12 +1285,8 @@ impl Store for SqlStore {
         .bind(track.round)
         .fetch_all(&mut *tx)
         .await?;
-        let next = match d.status {
-            TrackStatus::Rejected => Some(ApplicationStatus::Rejected),
-            TrackStatus::CorrectionRequested => Some(ApplicationStatus::NeedsCorrection),
-            _ if siblings.iter().all(|t| t.status == TrackStatus::Approved) => Some(ApplicationStatus::Approved),
-            _ => None,
-        };
+        let round_tracks: Vec<TrackStatus> = siblings.iter().map(|t| t.status).collect();
+        let next = nightpermit_domain::combined_status(d.status, &round_tracks);
         let new_status = next.unwrap_or(current);
         if let Some(next) = next {
             Self::move_application(&mut tx, &track.application_id, current, next, d.now).await?;

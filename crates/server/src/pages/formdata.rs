@@ -1,6 +1,6 @@
 //! The one form as a browser posts it (`application/x-www-form-urlencoded`, field names are the
 //! API's dot-separated JSON paths, see PAGES.md) turned into the API's JSON, so that
-//! `crate::form::validate_form` is the only validator; and back, to fill the form again.
+//! `nightpermit_cases::form::validate_form` is the only validator; and back, to fill the form again.
 
 use crate::error::FieldError;
 use serde_json::{Map, Value};

@@ -38,7 +38,7 @@ pub fn waited_text(ms: i64) -> String {
 pub fn urgency(state: &AppState, created_ms: i64, until_ms: i64) -> &'static str {
     let days = state.settings.review.target_working_days;
     let received = crate::views::shanghai_local(created_ms).date();
-    let due_day = crate::aftercare::work_calendar(state).add_days(received, days, DayKind::Working);
+    let due_day = nightpermit_cases::aftercare::work_calendar(state).add_days(received, days, DayKind::Working);
     let due_ms = due_day
         .succ_opt()
         .and_then(|d| crate::views::shanghai_millis(d.and_hms_opt(0, 0, 0).unwrap_or_default()))
@@ -120,7 +120,7 @@ fn other_track<'a>(tracks: &'a [TrackRecord], t: &TrackRecord) -> Option<&'a Tra
 
 async fn queue_row(state: &AppState, t: TrackRecord, now: i64) -> ApiResult<QueueRow> {
     let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
-    let form: crate::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
     let firm = state.store.firm_by_id(&app.firm_id).await?;
     let tracks = state.store.tracks(&app.id).await?;
     let other = other_track(&tracks, &t);
@@ -405,7 +405,7 @@ async fn task_page(
         if other.id == v.id {
             continue;
         }
-        let name = serde_json::from_str::<crate::form::ApplicationForm>(&other.form)
+        let name = serde_json::from_str::<nightpermit_cases::form::ApplicationForm>(&other.form)
             .map(|f| f.project.name)
             .unwrap_or_default();
         let permit = state.store.permit_for_application(&other.id).await?.filter(|p| p.status != "pending");

@@ -2,12 +2,12 @@
 
 use crate::auth::{decoy_hash, hash_password, new_token, password_problem, verify_password, Caller, CurrentSession};
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
-use crate::form::Check;
 use crate::state::AppState;
 use crate::views::{rfc3339, FirmView, SessionView};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use nightpermit_cases::form::Check;
 use nightpermit_domain::{CreditCode, Role};
 use nightpermit_store::{FirmRecord, SessionRecord};
 use serde::Deserialize;

@@ -128,7 +128,7 @@ pub async fn add_record(
             at
         }
     };
-    crate::grades::record(
+    nightpermit_cases::grades::record(
         state.store.as_ref(),
         &state.policy.grading,
         &firm,

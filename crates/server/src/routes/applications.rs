@@ -2,15 +2,16 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
-use crate::form::{merge_patch, validate_form, ApplicationForm};
 use crate::state::AppState;
 use crate::upload::{check_upload, clean_filename, too_large};
 use crate::views::*;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use nightpermit_cases::applications::Dispute;
+use nightpermit_cases::form::{merge_patch, validate_form, ApplicationForm};
 use nightpermit_domain::{ApplicationStatus, MaterialKind};
-use nightpermit_store::{ApplicationRecord, ApplicationScope, FormUpdate, MaterialRecord, StoreError, SubmitRequest};
+use nightpermit_store::{ApplicationRecord, ApplicationScope, FormUpdate, MaterialRecord, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -123,7 +124,7 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
     let permit_record = if may_have_permit { state.store.permit_for_application(&app.id).await? } else { None };
     let permit = match permit_record.filter(|p| p.status != "pending") {
         Some(p) => Some(PermitRef {
-            status: crate::routes::permits::permit_status(&p, &form, state.clock.now_ms()),
+            status: nightpermit_cases::permits::permit_status(&p, &form, state.clock.now_ms()),
             pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
             number: p.number,
         }),
@@ -442,7 +443,7 @@ pub async fn withdraw_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationView>> {
     owned_application(&state, &caller, &id).await?;
-    let withdrawn = state.store.withdraw_application(&id, &caller.actor(), state.clock.now_ms()).await?;
+    let withdrawn = state.withdraw(&id, &caller.actor()).await?;
     Ok(Json(application_view(&state, &caller, withdrawn).await?))
 }
 
@@ -472,20 +473,7 @@ pub async fn submit_application(
             )
         }
     };
-    let receipt = state
-        .store
-        .submit_application(
-            &SubmitRequest {
-                application_id: id,
-                principal_id: caller.principal_id().to_string(),
-                idempotency_key,
-                job_id: uuid::Uuid::now_v7().to_string(),
-                max_attempts: state.settings.jobs.max_attempts,
-                now: state.clock.now_ms(),
-            },
-            &caller.actor(),
-        )
-        .await?;
+    let receipt = state.submit(&id, caller.principal_id(), idempotency_key, &caller.actor()).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SubmitView {
@@ -524,46 +512,7 @@ pub async fn dispute_findings(
     ApiJson(body): ApiJson<DisputeBody>,
 ) -> ApiResult<Json<ApplicationView>> {
     let app = owned_application(&state, &caller, &id).await?;
-    if app.status != ApplicationStatus::NeedsCorrection {
-        return Err(StoreError::WrongStatus { current: app.status }.into());
-    }
-    let comment = body.comment.trim();
-    if comment.is_empty() {
-        return Err(ApiError::field("comment", "COMMENT_REQUIRED", "请说明认为预审结论有误的理由"));
-    }
-    if comment.chars().count() > 2000 {
-        return Err(ApiError::field("comment", "TOO_LONG", "理由最多2000字"));
-    }
-    let round = state.store.prereview_rounds(&id).await?.pop().ok_or_else(|| ApiError::not_found("预审结果"))?;
-    let findings: Vec<nightpermit_prereview::Finding> =
-        round.findings.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
-    let contested: Vec<&nightpermit_prereview::Finding> = findings
-        .iter()
-        .filter(|f| f.id.as_ref().is_some_and(|fid| body.finding_ids.contains(fid)) || body.codes.contains(&f.code))
-        .collect();
-    if let Some(unknown) = body.finding_ids.iter().find(|fid| !findings.iter().any(|f| f.id.as_ref() == Some(*fid))) {
-        return Err(ApiError::field("finding_ids", "UNKNOWN_FINDING", format!("本轮预审没有编号为 {unknown} 的问题")));
-    }
-    if contested.is_empty() {
-        return Err(ApiError::field("finding_ids", "NO_FINDING", "请指明有异议的预审问题（finding_ids 或 codes）"));
-    }
-    let listed: Vec<String> = contested.iter().map(|f| format!("{}（{}）", f.message, f.code)).collect();
-    let reasons = vec![format!("申请人对预审结论提出异议：{comment}"), format!("有异议的问题：{}", listed.join("；"))];
-    let now = state.clock.now_ms();
-    let tracks = crate::worker::tracks_for(
-        &id,
-        round.round,
-        &app.district,
-        nightpermit_domain::TrackStatus::Pending,
-        &reasons,
-        false,
-        now,
-    );
-    let dispute = serde_json::json!({
-        "finding_ids": contested.iter().filter_map(|f| f.id.clone()).collect::<Vec<_>>(),
-        "codes": contested.iter().map(|f| f.code.clone()).collect::<Vec<_>>(),
-        "comment": comment,
-    });
-    let updated = state.store.dispute_prereview(&id, round.round, &tracks, &dispute, &caller.actor(), now).await?;
+    let dispute = Dispute { finding_ids: &body.finding_ids, codes: &body.codes, comment: &body.comment };
+    let updated = state.dispute(&app, &dispute, &caller.actor()).await?;
     Ok(Json(application_view(&state, &caller, updated).await?))
 }

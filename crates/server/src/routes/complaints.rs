@@ -2,7 +2,6 @@
 //! without signing in and follow its progress by reference; the district's inspectors record
 //! each step; an upheld complaint enters the firm's record and moves its grade.
 
-use crate::aftercare::{issued_permits, match_permits, work_calendar};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, Problem};
 use crate::state::AppState;
@@ -10,6 +9,7 @@ use crate::views::{rfc3339, shanghai_local, shanghai_millis};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use nightpermit_cases::aftercare::{issued_permits, match_permits, work_calendar};
 use nightpermit_domain::{ComplaintOutcome, ComplaintPriority, ComplaintStep, District, Role};
 use nightpermit_rules::aftercare::deadlines;
 use nightpermit_rules::grading::RecordKind;
@@ -454,7 +454,7 @@ pub async fn record_step(
         for firm_id in firms {
             let Some(firm) = state.store.firm_by_id(&firm_id).await? else { continue };
             let note = format!("投诉{}经查属实", c.reference);
-            let o = crate::grades::prepare(
+            let o = nightpermit_cases::grades::prepare(
                 state.store.as_ref(),
                 &state.policy.grading,
                 &firm,

@@ -3,7 +3,6 @@
 //! stored and returned so anyone can replay the draw. Inspectors record results against the
 //! GB 12523 night limit; a failure enters the firm's record; results are public on the permit.
 
-use crate::aftercare::{in_force_now, issued_permits};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
 use crate::routes::complaints::tenths;
@@ -12,6 +11,7 @@ use crate::views::rfc3339;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use nightpermit_cases::aftercare::{in_force_now, issued_permits};
 use nightpermit_domain::{DecisionOutcome, District, InspectionStatus, Role};
 use nightpermit_rules::grading::{Grade, RecordKind};
 use nightpermit_store::{InspectionDrawRecord, InspectionRecord, InspectionResult, StoreError};
@@ -222,7 +222,7 @@ async fn view(state: &AppState, i: InspectionRecord) -> ApiResult<InspectionView
             .store
             .application(&p.application_id)
             .await?
-            .and_then(|a| serde_json::from_str::<crate::form::ApplicationForm>(&a.form).ok()),
+            .and_then(|a| serde_json::from_str::<nightpermit_cases::form::ApplicationForm>(&a.form).ok()),
         None => None,
     };
     Ok(InspectionView {
@@ -296,7 +296,7 @@ pub async fn record_result(
             state.settings.inspections.night_limit_db,
             if body.measures_ok { "到位" } else { "未落实" }
         );
-        let o = crate::grades::prepare(
+        let o = nightpermit_cases::grades::prepare(
             state.store.as_ref(),
             &state.policy.grading,
             &firm,

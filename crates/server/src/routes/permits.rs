@@ -3,13 +3,13 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
-use crate::form::ApplicationForm;
 use crate::state::AppState;
-use crate::views::{rfc3339, shanghai_millis, tonight};
+use crate::views::{rfc3339, tonight};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use nightpermit_cases::form::ApplicationForm;
 use nightpermit_domain::Role;
 use nightpermit_store::PermitRecord;
 use serde::{Deserialize, Serialize};
@@ -43,23 +43,7 @@ pub struct PublicPermit {
     pub inspections: Vec<crate::routes::inspections::PublicInspection>,
 }
 
-/// valid, revoked or expired (a valid permit whose last night has ended).
-/// Whether the permit's last night has ended by `now_ms` (a form without nights has none left).
-pub fn nights_over(form: &ApplicationForm, now_ms: i64) -> bool {
-    let last_end = form.window().and_then(|w| w.intervals().last().map(|(_, end)| *end));
-    last_end.and_then(shanghai_millis).is_some_and(|end| end <= now_ms)
-}
-
-pub fn permit_status(p: &PermitRecord, form: &ApplicationForm, now_ms: i64) -> String {
-    if p.status != "valid" {
-        return p.status.clone();
-    }
-    if nights_over(form, now_ms) {
-        "expired".into()
-    } else {
-        "valid".into()
-    }
-}
+use nightpermit_cases::permits::permit_status;
 
 async fn public_permit(state: &AppState, number: &str) -> ApiResult<(PublicPermit, PermitRecord)> {
     public_permit_with_form(state, number).await.map(|(view, p, _)| (view, p))
@@ -292,17 +276,7 @@ pub async fn revoke(
     if caller.role() != Role::Admin {
         return Err(ApiError::forbidden("只有管理员可以撤销许可证"));
     }
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::field("reason", "REQUIRED", "请填写1至500字的撤销理由"));
-    }
-    match state.store.revoke_permit(&number, reason, &caller.actor(), state.clock.now_ms()).await {
-        Err(nightpermit_store::StoreError::NotFound) => return Err(ApiError::not_found("许可证")),
-        Err(nightpermit_store::StoreError::WrongStatus { .. }) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "PERMIT_NOT_VALID", "该许可证当前不是有效状态，无法撤销"))
-        }
-        other => other?,
-    };
+    state.revoke_permit(&number, &body.reason, &caller.actor()).await?;
     Ok(Json(public_permit(&state, &number).await?.0))
 }
 

@@ -1,7 +1,6 @@
 //! The open register (一公开): the permits in force as JSON or CSV, and an Atom feed of permits
 //! issued, revoked and expired, so residents and open-data users need not ask permit by permit.
 
-use crate::aftercare::{in_force_now, issued_permits, IssuedPermit};
 use crate::error::{ApiError, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 use crate::views::rfc3339;
@@ -9,6 +8,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use nightpermit_cases::aftercare::{in_force_now, issued_permits, IssuedPermit};
 use nightpermit_domain::District;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

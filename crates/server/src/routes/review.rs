@@ -5,10 +5,9 @@ use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 use crate::views::rfc3339;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use nightpermit_domain::{ApplicationStatus, Department, Role, TrackStatus};
-use nightpermit_store::{StoreError, TrackDecision, TrackRecord};
+use nightpermit_store::TrackRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -73,7 +72,7 @@ pub fn reviewer(caller: &Caller) -> ApiResult<(Department, String)> {
 pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask> {
     let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
     let firm = state.store.firm_by_id(&app.firm_id).await?;
-    let form: crate::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
     let until = t.decided_at.unwrap_or_else(|| state.clock.now_ms());
     Ok(ReviewTask {
         department: t.department,
@@ -154,8 +153,8 @@ pub async fn decide_task(
     Ok(Json(decide(&state, &caller, &id, body).await?))
 }
 
-/// A reviewer's decision on one task, shared by the API and the review page: the outcome and
-/// comment checked (a comment is required unless approving), the track decided in the store.
+/// A reviewer's decision on one task of their own department and district, shared by the API
+/// and the review page; the lifecycle checks the outcome and comment and decides the track.
 pub async fn decide(
     state: &AppState,
     caller: &Caller,
@@ -163,45 +162,7 @@ pub async fn decide(
     body: TaskDecisionBody,
 ) -> ApiResult<TaskDecisionView> {
     let track = own_task(state, caller, id).await?;
-    let status = match body.outcome.as_str() {
-        "approve" => TrackStatus::Approved,
-        "reject" => TrackStatus::Rejected,
-        "request_correction" => TrackStatus::CorrectionRequested,
-        other => {
-            return Err(ApiError::field(
-                "outcome",
-                "UNKNOWN_OUTCOME",
-                format!("未知的审核结论“{other}”；应为 approve、reject 或 request_correction"),
-            ))
-        }
-    };
-    let comment = body.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-    if status != TrackStatus::Approved && comment.is_none() {
-        return Err(ApiError::field(
-            "comment",
-            "COMMENT_REQUIRED",
-            "不予批准或要求补正时必须填写意见，申请人将看到该意见",
-        ));
-    }
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
-        return Err(ApiError::field("comment", "TOO_LONG", "审核意见最多1000字"));
-    }
-    let decision = TrackDecision {
-        track_id: track.id.clone(),
-        status,
-        decided_by: caller.actor(),
-        comment,
-        now: state.clock.now_ms(),
-    };
-    let (updated, app_status) = match state.store.decide_track(&decision, &caller.actor()).await {
-        Err(StoreError::WrongStatus { current }) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "TASK_CLOSED",
-                format!("该任务已处理或申请已不在审核中（当前状态：{}）", current.label()),
-            ))
-        }
-        other => other?,
-    };
+    let (updated, app_status) =
+        state.decide_track(&track, &body.outcome, body.comment.as_deref(), &caller.actor()).await?;
     Ok(TaskDecisionView { task: task_view(state, updated).await?, application_status: app_status })
 }

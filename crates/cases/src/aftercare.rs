@@ -2,8 +2,8 @@
 //! were in force at a place and time, and the calendar the complaint deadlines count on.
 
 use crate::form::ApplicationForm;
-use crate::state::AppState;
-use crate::views::shanghai_local;
+use crate::time::shanghai_local;
+use crate::Cases;
 use nightpermit_domain::District;
 use nightpermit_rules::aftercare::{addresses_match, WorkCalendar};
 use nightpermit_store::{ApplicationRecord, PermitRecord, StoreResult};
@@ -17,7 +17,7 @@ pub struct IssuedPermit {
 
 /// Every issued permit (valid, expired or revoked), in one district or all. A stored form that
 /// no longer parses is logged and left out rather than failing a public listing.
-pub async fn issued_permits(state: &AppState, district: Option<District>) -> StoreResult<Vec<IssuedPermit>> {
+pub async fn issued_permits(state: &Cases, district: Option<District>) -> StoreResult<Vec<IssuedPermit>> {
     let rows = state.store.issued_permits(district.map(|d| d.id())).await?;
     Ok(rows
         .into_iter()
@@ -41,7 +41,7 @@ pub fn in_force_at(p: &IssuedPermit, at_ms: i64) -> bool {
 
 /// Whether the permit is in force now: valid and its last night not over.
 pub fn in_force_now(p: &IssuedPermit, now_ms: i64) -> bool {
-    p.permit.status == "valid" && !crate::routes::permits::nights_over(&p.form, now_ms)
+    p.permit.status == "valid" && !crate::permits::nights_over(&p.form, now_ms)
 }
 
 /// The permits a complaint names: by number if one is given, otherwise by the site address in
@@ -65,6 +65,6 @@ pub fn match_permits(
         .collect()
 }
 
-pub fn work_calendar(state: &AppState) -> WorkCalendar {
+pub fn work_calendar(state: &Cases) -> WorkCalendar {
     WorkCalendar::new(&state.policy.calendar.holidays, &state.policy.calendar.workdays)
 }

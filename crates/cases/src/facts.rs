@@ -5,8 +5,7 @@
 //! case to a human naming it.
 
 use crate::form::ApplicationForm;
-use crate::policy::Calendar;
-use crate::state::AppState;
+use crate::Cases;
 use chrono::{Datelike, Duration, NaiveDateTime};
 use nightpermit_domain::ApplicationStatus;
 use nightpermit_rules::grading::RecordKind;
@@ -19,7 +18,7 @@ const APPROVED: &[ApplicationStatus] =
 /// Large value for "never happened", so "less than N days since" stays false.
 const NEVER: i64 = 100_000;
 
-use crate::views::shanghai_local as local;
+use crate::time::shanghai_local as local;
 
 fn intervals(form: &ApplicationForm) -> Vec<Interval> {
     form.window()
@@ -28,14 +27,14 @@ fn intervals(form: &ApplicationForm) -> Vec<Interval> {
 }
 
 pub async fn assemble(
-    state: &AppState,
+    state: &Cases,
     app: &ApplicationRecord,
     form: &ApplicationForm,
     firm: &FirmRecord,
-    calendar: &Calendar,
     prereview_warnings: usize,
     now_ms: i64,
 ) -> StoreResult<Facts> {
+    let calendar = &state.policy.calendar;
     let now = local(now_ms);
     let mut f = Facts::default();
 

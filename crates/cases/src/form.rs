@@ -65,21 +65,21 @@ impl ApplicationForm {
 }
 
 /// Collects field errors while walking a JSON document.
-pub(crate) struct Check<'a> {
+pub struct Check<'a> {
     root: &'a Value,
     errors: Vec<FieldError>,
 }
 
 impl<'a> Check<'a> {
-    pub(crate) fn new(root: &'a Value) -> Self {
+    pub fn new(root: &'a Value) -> Self {
         Self { root, errors: Vec::new() }
     }
 
-    pub(crate) fn into_errors(self) -> Vec<FieldError> {
+    pub fn into_errors(self) -> Vec<FieldError> {
         self.errors
     }
 
-    pub(crate) fn at(&self, path: &str) -> Option<&'a Value> {
+    pub fn at(&self, path: &str) -> Option<&'a Value> {
         let mut v = self.root;
         for part in path.split('.') {
             v = v.get(part)?;
@@ -87,12 +87,12 @@ impl<'a> Check<'a> {
         (!v.is_null()).then_some(v)
     }
 
-    pub(crate) fn fail(&mut self, field: &str, code: &str, message: impl Into<String>) {
+    pub fn fail(&mut self, field: &str, code: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, code, message));
     }
 
     /// A required, trimmed, non-empty string of at most `max` characters.
-    pub(crate) fn text(&mut self, path: &str, label: &str, max: usize) -> Option<String> {
+    pub fn text(&mut self, path: &str, label: &str, max: usize) -> Option<String> {
         match self.at(path) {
             None => {
                 self.fail(path, "REQUIRED", format!("请填写{label}"));
@@ -120,7 +120,7 @@ impl<'a> Check<'a> {
         }
     }
 
-    pub(crate) fn phone(&mut self, path: &str) -> Option<String> {
+    pub fn phone(&mut self, path: &str) -> Option<String> {
         let phone = self.text(path, "联系电话", 20)?;
         let digits: String = phone.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
         let mobile = digits.len() == 11 && digits.starts_with('1') && digits.chars().all(|c| c.is_ascii_digit());
@@ -354,6 +354,15 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         }
         (t, p) => *t = p.clone(),
     }
+}
+
+/// The form of a stored application. It was validated when written, so a form that no longer
+/// parses is corrupt data (logged, answered as a server error), never a guess.
+pub fn stored(app: &nightpermit_store::ApplicationRecord) -> Result<ApplicationForm, nightpermit_store::StoreError> {
+    serde_json::from_str(&app.form).map_err(|e| {
+        tracing::error!(application = %app.id, error = %e, "stored form does not parse");
+        nightpermit_store::StoreError::Corrupt(format!("form of application {}: {e}", app.id))
+    })
 }
 
 #[cfg(test)]

@@ -2,18 +2,16 @@
 //! permit recorded with the case `issued` — in one transaction with the job's completion.
 
 use crate::form::ApplicationForm;
-use crate::state::AppState;
-use crate::views::shanghai_local;
+use crate::time::shanghai_local;
+use crate::Cases;
 use chrono::Datelike;
 use nightpermit_domain::{Department, District};
 use nightpermit_seal::{seal_permit, Authority, PermitContent};
 use nightpermit_store::{JobRecord, SealJob};
 
-pub fn permit_url(state: &AppState, number: &str) -> String {
-    format!("{}/api/v1/permits/{number}", state.settings.server.public_base_url.trim_end_matches('/'))
-}
-
-pub async fn process(state: &AppState, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
+/// Seals the case a claimed seal job names; a retry after a crash reuses the permit number
+/// already allocated to the case.
+pub async fn process(state: &Cases, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
     let payload: SealJob = serde_json::from_str(&job.payload)?;
     let app = state
         .store
@@ -25,7 +23,7 @@ pub async fn process(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
         state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
         return Ok(());
     }
-    let form: ApplicationForm = serde_json::from_str(&app.form)?;
+    let form: ApplicationForm = crate::form::stored(&app)?;
     let firm = state.store.firm_by_id(&app.firm_id).await?.ok_or_else(|| anyhow::anyhow!("firm missing"))?;
     let now = state.clock.now_ms();
     let local = shanghai_local(now);
@@ -55,7 +53,7 @@ pub async fn process(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
             .collect(),
         measures: form.measures.clone(),
         issued_on: local.format("%Y-%m-%d").to_string(),
-        verify_url: permit_url(state, &permit.number),
+        verify_url: state.permit_url(&permit.number),
         authorities: [names.construction_authority.clone(), names.environment_authority.clone()],
     };
     let authority = |dep: Department| Authority {

@@ -3,10 +3,10 @@
 //! configured webhook, so each receiver is retried on its own with back-off, and every attempt
 //! lands in the delivery log. Secrets stay in configuration, never in the job table.
 
-use crate::config::Webhook;
-use crate::state::AppState;
 use anyhow::Context;
 use hmac::{Hmac, Mac};
+use nightpermit_cases::config::Webhook;
+use nightpermit_cases::Cases;
 use nightpermit_store::{DeliveryRecord, EventPayload, JobRecord, JOB_KIND_WEBHOOK};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -39,7 +39,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 
 /// An event job: one delivery job per webhook (ids derived from the event, so a fan-out redone
 /// after a crash queues nothing twice), then done.
-pub async fn fan_out(state: &AppState, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
+pub async fn fan_out(state: &Cases, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
     let event: EventPayload = serde_json::from_str(&job.payload).context("event payload")?;
     let n = &state.settings.notifications;
     for (i, hook) in n.webhooks.iter().enumerate() {
@@ -52,7 +52,7 @@ pub async fn fan_out(state: &AppState, worker_id: &str, job: &JobRecord) -> anyh
 }
 
 /// A delivery job: POST the signed event; 2xx completes it, anything else is retried later.
-pub async fn deliver(state: &AppState, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
+pub async fn deliver(state: &Cases, worker_id: &str, job: &JobRecord) -> anyhow::Result<()> {
     let d: Delivery = serde_json::from_str(&job.payload).context("delivery payload")?;
     let n = &state.settings.notifications;
     let Some(hook) = n.webhooks.iter().find(|w: &&Webhook| w.url == d.url) else {

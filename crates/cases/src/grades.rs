@@ -11,7 +11,7 @@ pub struct RecordOutcome {
     pub change: Option<GradeChange>,
 }
 
-use crate::views::shanghai_local as local;
+use crate::time::shanghai_local as local;
 
 /// Adds a record entry for `firm` and recomputes its grade by `policy`.
 #[allow(clippy::too_many_arguments)]
