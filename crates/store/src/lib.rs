@@ -257,6 +257,10 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
 
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     async fn audit_entries_for(&self, entity: &str, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
-    /// Recomputes the whole chain and names the first broken link.
+    /// Recomputes every chain, checks each against its head and the checkpoints, and names the
+    /// first broken link.
     async fn verify_audit_chain(&self) -> StoreResult<AuditVerification>;
+    /// Records the heads of the chains that moved since the last checkpoint; `None` if none
+    /// moved. Run periodically by the workers (idempotent, serialised).
+    async fn checkpoint_audit(&self, now: i64) -> StoreResult<Option<i64>>;
 }

@@ -2,7 +2,10 @@
 //! driver. Queries use `$n` placeholders in ascending first-use order, which both dialects read
 //! the same way.
 
-use crate::audit::{check_links, entry_hash, AuditEntry, AuditEvent, AuditVerification, GENESIS_HASH};
+use crate::audit::{
+    chained_entry_hash, check_links, checkpoint_hash, AuditEntry, AuditEvent, AuditVerification, ChainCheck,
+    CheckpointHead, GENESIS_HASH,
+};
 use crate::records::*;
 use crate::{ApplicationScope, Store, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -18,8 +21,9 @@ mod aftercare;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// Serialises audit appends across Postgres connections (and machines) so the chain never forks.
-const AUDIT_ADVISORY_LOCK: i64 = 0x006e_7061_7564_6974;
+/// Serialises audit checkpoints across Postgres connections (appends do not take it: each chain's
+/// head row is their lock).
+const AUDIT_CHECKPOINT_LOCK: i64 = 0x006e_7061_7564_6974;
 /// Serialises permit-number allocation on Postgres: two cases of one district sealed at once
 /// would otherwise both read the same highest number and one would fail on the unique key.
 const PERMIT_NUMBER_ADVISORY_LOCK: i64 = 0x006e_7070_6e75_6d62;
@@ -53,7 +57,8 @@ const APPLICATION_COLUMNS: &str =
 const MATERIAL_COLUMNS: &str = "id, application_id, kind, filename, content_type, sha256, size, created_at";
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_after, lease_until, locked_by, last_error, created_at, updated_at";
 const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
-const AUDIT_COLUMNS: &str = "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash";
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash, chain_pos";
 const FIRM_COLUMNS: &str = "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at";
 const TRACK_COLUMNS: &str =
     "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
@@ -123,17 +128,38 @@ impl SqlStore {
         Ok(tx)
     }
 
+    /// Appends an entry to its entity's chain. The chain's head row is locked for the rest of the
+    /// transaction, so appends to one chain happen one after the other while different cases'
+    /// appends do not wait for each other.
     async fn append_audit(&self, tx: &mut Transaction<'static, Any>, ev: AuditEvent<'_>) -> StoreResult<()> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_ADVISORY_LOCK).execute(&mut **tx).await?;
-        }
-        let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
-        let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_string()));
-        let seq = prev_seq + 1;
-        let hash = entry_hash(
+        let (seq,): (i64,) = match self.backend {
+            Backend::Postgres => sqlx::query_as("SELECT nextval('audit_seq')").fetch_one(&mut **tx).await?,
+            // SQLite has one writer at a time, which `begin_write` already is.
+            Backend::Sqlite => {
+                sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log").fetch_one(&mut **tx).await?
+            }
+        };
+        sqlx::query(
+            "INSERT INTO audit_heads (entity, entity_id, last_pos, last_hash) VALUES ($1, $2, 0, $3) \
+             ON CONFLICT (entity, entity_id) DO NOTHING",
+        )
+        .bind(ev.entity)
+        .bind(ev.entity_id)
+        .bind(GENESIS_HASH)
+        .execute(&mut **tx)
+        .await?;
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let (last_pos, prev_hash): (i64, String) = sqlx::query_as(&format!(
+            "SELECT last_pos, last_hash FROM audit_heads WHERE entity = $1 AND entity_id = $2{lock}"
+        ))
+        .bind(ev.entity)
+        .bind(ev.entity_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let pos = last_pos + 1;
+        let hash = chained_entry_hash(
             seq,
+            pos,
             ev.at,
             ev.actor,
             ev.action,
@@ -144,7 +170,7 @@ impl SqlStore {
             &prev_hash,
         );
         sqlx::query(&format!(
-            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(seq)
         .bind(ev.at)
@@ -155,9 +181,17 @@ impl SqlStore {
         .bind(ev.before)
         .bind(ev.after)
         .bind(prev_hash)
-        .bind(hash)
+        .bind(&hash)
+        .bind(pos)
         .execute(&mut **tx)
         .await?;
+        sqlx::query("UPDATE audit_heads SET last_pos = $1, last_hash = $2 WHERE entity = $3 AND entity_id = $4")
+            .bind(pos)
+            .bind(&hash)
+            .bind(ev.entity)
+            .bind(ev.entity_id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -469,6 +503,32 @@ impl SqlStore {
             .bind(seq)
             .execute(&self.write)
             .await?;
+        Ok(())
+    }
+
+    /// A test hook: deletes audit entries behind the chain's back (one entry, or a whole chain
+    /// with its head), as an attacker with database access could.
+    #[cfg(feature = "testing")]
+    pub async fn delete_audit_entries(
+        &self,
+        entity: &str,
+        entity_id: &str,
+        from_pos: i64,
+        with_head: bool,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM audit_log WHERE entity = $1 AND entity_id = $2 AND chain_pos >= $3")
+            .bind(entity)
+            .bind(entity_id)
+            .bind(from_pos)
+            .execute(&self.write)
+            .await?;
+        if with_head {
+            sqlx::query("DELETE FROM audit_heads WHERE entity = $1 AND entity_id = $2")
+                .bind(entity)
+                .bind(entity_id)
+                .execute(&self.write)
+                .await?;
+        }
         Ok(())
     }
 
@@ -1572,21 +1632,139 @@ impl Store for SqlStore {
     }
 
     async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
+        let broken = |entries: i64, at: (i64, String)| AuditVerification { entries, first_broken: Some(at) };
+        // The legacy single chain (entries from before per-entity chains), in seq order.
         let mut prev = (0i64, GENESIS_HASH.to_string());
         let mut count = 0i64;
         loop {
-            let page = self.audit_entries(prev.0, 1000).await?;
+            let page: Vec<AuditEntry> = sqlx::query_as(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE chain_pos IS NULL AND seq > $1 ORDER BY seq LIMIT 1000"
+            ))
+            .bind(prev.0)
+            .fetch_all(&self.read)
+            .await?;
             let Some(last) = page.last().cloned() else { break };
-            if let Err(broken) = check_links((prev.0, &prev.1), &page) {
-                return Ok(AuditVerification {
-                    entries: count + (broken.0 - prev.0 - 1).max(0),
-                    first_broken: Some(broken),
-                });
+            if let Err(at) = check_links((prev.0, &prev.1), &page) {
+                return Ok(broken(count + (at.0 - prev.0 - 1).max(0), at));
             }
             count += i64::try_from(page.len()).unwrap_or(0);
             prev = (last.seq, last.hash);
         }
-        Ok(AuditVerification { entries: count, first_broken: None })
+        let legacy_head: Option<(i64, String)> =
+            sqlx::query_as("SELECT last_seq, last_hash FROM audit_legacy_head").fetch_optional(&self.read).await?;
+        if let Some((seq, hash)) = legacy_head {
+            if (seq, hash) != prev {
+                return Ok(broken(
+                    count,
+                    (
+                        prev.0,
+                        format!(
+                            "the log before per-entity chains ended at entry {seq}; entries after {} are missing",
+                            prev.0
+                        ),
+                    ),
+                ));
+            }
+        }
+        // The checkpoints' own chain.
+        let rows: Vec<(i64, i64, String, String, String)> =
+            sqlx::query_as("SELECT id, at, heads, prev_hash, hash FROM audit_checkpoints ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        let mut checkpoints = Vec::with_capacity(rows.len());
+        let mut prev_checkpoint = (0i64, GENESIS_HASH.to_string());
+        for (id, at, heads, prev_hash, hash) in rows {
+            if id != prev_checkpoint.0 + 1
+                || prev_hash != prev_checkpoint.1
+                || checkpoint_hash(id, at, &heads, &prev_hash) != hash
+            {
+                return Ok(broken(
+                    count,
+                    (0, format!("audit checkpoint {id} does not match its hash or the one before it")),
+                ));
+            }
+            let recorded: Vec<CheckpointHead> =
+                serde_json::from_str(&heads).map_err(|e| StoreError::Corrupt(format!("audit checkpoint {id}: {e}")))?;
+            checkpoints.push((id, recorded));
+            prev_checkpoint = (id, hash);
+        }
+        // Every entity's chain, against its head and the checkpoints.
+        let heads: Vec<(String, String, i64, String)> =
+            sqlx::query_as("SELECT entity, entity_id, last_pos, last_hash FROM audit_heads")
+                .fetch_all(&self.read)
+                .await?;
+        let heads =
+            heads.into_iter().map(|(entity, entity_id, pos, hash)| CheckpointHead { entity, entity_id, pos, hash });
+        let mut check = ChainCheck::new(heads.collect(), &checkpoints);
+        let mut after = (String::new(), String::new(), 0i64);
+        loop {
+            let page: Vec<AuditEntry> = sqlx::query_as(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE chain_pos IS NOT NULL \
+                 AND (entity > $1 OR (entity = $1 AND (entity_id > $2 OR (entity_id = $2 AND chain_pos > $3)))) \
+                 ORDER BY entity, entity_id, chain_pos LIMIT 1000"
+            ))
+            .bind(&after.0)
+            .bind(&after.1)
+            .bind(after.2)
+            .fetch_all(&self.read)
+            .await?;
+            let Some(last) = page.last() else { break };
+            after = (last.entity.clone(), last.entity_id.clone(), last.chain_pos.unwrap_or(0));
+            for e in &page {
+                check.entry(e);
+            }
+        }
+        let (chained, first_broken) = check.finish();
+        Ok(AuditVerification { entries: count + chained, first_broken })
+    }
+
+    async fn checkpoint_audit(&self, now: i64) -> StoreResult<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_CHECKPOINT_LOCK).execute(&mut *tx).await?;
+        }
+        let moved: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT entity, entity_id, last_pos, last_hash FROM audit_heads WHERE last_pos > checkpointed_pos \
+             ORDER BY entity, entity_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if moved.is_empty() {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (prev_id, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_string()));
+        let id = prev_id + 1;
+        let heads: Vec<CheckpointHead> = moved
+            .into_iter()
+            .map(|(entity, entity_id, pos, hash)| CheckpointHead { entity, entity_id, pos, hash })
+            .collect();
+        let text = serde_json::to_string(&heads).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let hash = checkpoint_hash(id, now, &text, &prev_hash);
+        sqlx::query("INSERT INTO audit_checkpoints (id, at, heads, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(now)
+            .bind(&text)
+            .bind(&prev_hash)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        for h in &heads {
+            sqlx::query(
+                "UPDATE audit_heads SET checkpointed_pos = $1 WHERE entity = $2 AND entity_id = $3 AND checkpointed_pos < $1",
+            )
+            .bind(h.pos)
+            .bind(&h.entity)
+            .bind(&h.entity_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(id))
     }
 }
 

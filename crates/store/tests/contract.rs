@@ -223,6 +223,55 @@ async fn audit_chain(s: &dyn Store, tamper: impl std::future::Future<Output = ()
     assert_eq!(v.first_broken.map(|b| b.0), Some(3));
 }
 
+/// Per-entity chains: a chain cut short is noticed by its head; a chain deleted whole with its
+/// head is noticed by the checkpoint taken before; many cases appending at once keep every
+/// chain intact.
+async fn audit_chains_heads_and_checkpoints(s: Arc<SqlStore>) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    let mut racers = Vec::new();
+    for i in 0..12 {
+        let s = s.clone();
+        racers.push(tokio::spawn(async move {
+            let id = format!("a{i}");
+            s.create_application(&application(&id, "f1", 10 + i), "firm:f1").await.expect("app");
+            s.add_material(&material(&format!("m{i}"), &id, "site_plan"), "firm:f1").await.expect("material");
+            s.submit_application(&submit(&id, None, &format!("j{i}"), 100 + i), "firm:f1").await.expect("submit");
+        }));
+    }
+    for r in racers {
+        r.await.expect("join");
+    }
+    let v = s.verify_audit_chain().await.expect("verify");
+    assert_eq!(v, AuditVerification { entries: 1 + 12 * 3, first_broken: None });
+    let chain = s.audit_entries_for("application", "a3").await.expect("entries");
+    assert_eq!(chain.iter().map(|e| e.chain_pos).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3)]);
+
+    assert_eq!(s.checkpoint_audit(5_000).await.expect("checkpoint"), Some(1));
+    assert_eq!(s.checkpoint_audit(5_001).await.expect("nothing moved"), None);
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+
+    // The last entry of a4 deleted: its head still says 3.
+    s.delete_audit_entries("application", "a4", 3, false).await.expect("delete");
+    let v = s.verify_audit_chain().await.expect("verify");
+    let (_, why) = v.first_broken.expect("a cut-off chain is noticed");
+    assert!(why.contains("application/a4"), "{why}");
+}
+
+/// A chain deleted whole, head and all, leaves no trace in the chains; the checkpoint taken
+/// before it remembers it.
+async fn audit_chain_deleted_whole_is_noticed_by_checkpoint(s: SqlStore) {
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
+    s.create_application(&application("a2", "f1", 2), "firm:f1").await.expect("app");
+    assert_eq!(s.checkpoint_audit(5_000).await.expect("checkpoint"), Some(1));
+    s.add_material(&material("m1", "a2", "site_plan"), "firm:f1").await.expect("material");
+    assert_eq!(s.checkpoint_audit(6_000).await.expect("checkpoint"), Some(2));
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+    s.delete_audit_entries("application", "a1", 1, true).await.expect("delete");
+    let (_, why) = s.verify_audit_chain().await.expect("verify").first_broken.expect("a deleted chain is noticed");
+    assert!(why.contains("application/a1") && why.contains("checkpoint 1"), "{why}");
+}
+
 async fn concurrent_submits_make_one_round(s: std::sync::Arc<dyn Store>) {
     s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
     s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
@@ -642,6 +691,12 @@ mod run {
         super::audit_chain(s.as_ref(), async move { t.tamper_audit_entry(3, "material.forged").await.expect("tamper") })
             .await
     }
+    pub async fn audit_chains_heads_and_checkpoints(s: SqlStore) {
+        super::audit_chains_heads_and_checkpoints(Arc::new(s)).await
+    }
+    pub async fn audit_chain_deleted_whole_is_noticed_by_checkpoint(s: SqlStore) {
+        super::audit_chain_deleted_whole_is_noticed_by_checkpoint(s).await
+    }
     pub async fn concurrent_submits_make_one_round(s: SqlStore) {
         super::concurrent_submits_make_one_round(Arc::new(s)).await
     }
@@ -670,6 +725,8 @@ contract!(
     applications_materials_and_submit,
     job_queue_leases_and_retries,
     audit_chain,
+    audit_chains_heads_and_checkpoints,
+    audit_chain_deleted_whole_is_noticed_by_checkpoint,
     concurrent_submits_make_one_round,
     simultaneous_approvals_approve_once,
     edits_racing_a_submit_never_change_a_submitted_case,

@@ -199,9 +199,13 @@ async fn prereview(
     Ok(())
 }
 
-/// Stores `expired` on permits whose last night has ended, and deletes ended sessions.
+/// Stores `expired` on permits whose last night has ended, deletes ended sessions, and
+/// checkpoints the audit chains that moved.
 pub async fn housekeeping(cases: &Cases) -> anyhow::Result<()> {
     cases.expire_permits().await?;
+    if let Some(id) = cases.store.checkpoint_audit(cases.clock.now_ms()).await? {
+        tracing::debug!(checkpoint = id, "audit checkpoint recorded");
+    }
     let purged = cases.store.delete_expired_sessions(cases.clock.now_ms()).await?;
     if purged > 0 {
         tracing::info!(sessions = purged, "ended sessions purged");
