@@ -54,6 +54,7 @@ build:
 bench-api: deps pg
 	cargo build --release --bin nightpermit
 	bash scripts/bench-api.sh $(BIN_RELEASE)
+	cargo test --release -p nightpermit-store --test contract -- --ignored --nocapture bench_decisions 2>&1 | grep BENCH
 
 ## Pre-review corpus: accuracy, false passes/flags, per-field accuracy, latency, ratio to the CLI.
 bench-prereview: deps

@@ -525,6 +525,77 @@ async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
 }
 
+/// `make bench-api`: both departments approving every case at the same moment, 32 decisions in
+/// flight at a time (as wrk's 32 connections). Prints decisions/s and latency percentiles; it
+/// also checks the outcome, so a fast wrong answer fails it.
+async fn bench_concurrent_decisions(backend: &str, s: Arc<dyn Store>) {
+    const CASES: usize = 400;
+    const IN_FLIGHT: usize = 32;
+    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        s.create_application(&application(&a, "f1", 1), "firm:f1").await.expect("app");
+        s.submit_application(&submit(&a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
+        prereview_to_review(s.as_ref(), &a, &format!("j-{a}"), 200, 1).await;
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let started = std::time::Instant::now();
+    let mut racers = Vec::new();
+    for i in 0..CASES {
+        for dept in ["c", "e"] {
+            let (s, gate) = (s.clone(), gate.clone());
+            let d = TrackDecision {
+                track_id: format!("a{i}-{dept}1"),
+                status: TrackStatus::Approved,
+                decided_by: format!("rev-{dept}"),
+                comment: None,
+                now: 300,
+            };
+            racers.push(tokio::spawn(async move {
+                let _slot = gate.acquire().await.expect("semaphore");
+                let t = std::time::Instant::now();
+                s.decide_track(&d, "staff:rev").await.expect("decided");
+                t.elapsed()
+            }));
+        }
+    }
+    let mut latencies = Vec::with_capacity(racers.len());
+    for r in racers {
+        latencies.push(r.await.expect("join"));
+    }
+    let total = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
+    println!(
+        "BENCH {backend}: {} concurrent decisions ({CASES} cases, {IN_FLIGHT} in flight): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        latencies.len() as f64 / total.as_secs_f64(),
+        at(0.5),
+        at(0.99)
+    );
+    for i in 0..CASES {
+        let a = format!("a{i}");
+        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: make bench-api"]
+async fn bench_decisions_sqlite() {
+    let dir = tempdir();
+    let store = fresh_sqlite(&dir).await.expect("sqlite");
+    bench_concurrent_decisions("SQLite", Arc::new(store)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: make bench-api"]
+async fn bench_decisions_postgres() {
+    let store = fresh_postgres().await.expect("postgres at 127.0.0.1:5432 (see README)");
+    bench_concurrent_decisions("Postgres", Arc::new(store)).await;
+}
+
 /// A form patch or a material upload racing a submit either lands before the submit (and the
 /// round sees it) or is refused with WrongStatus; a submitted case never changes afterwards.
 async fn edits_racing_a_submit_never_change_a_submitted_case(s: Arc<dyn Store>) {
