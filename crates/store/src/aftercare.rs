@@ -268,6 +268,11 @@ pub trait AftercareStore: Send + Sync {
     /// Every permit that has been issued (not pending) with its application, by number; in one
     /// district or all.
     async fn issued_permits(&self, district: Option<&str>) -> StoreResult<Vec<(PermitRecord, ApplicationRecord)>>;
+    /// Valid permits whose nights include `night` in a district, each with its case, firm name and
+    /// inspections, by number — a fixed number of queries however many permits there are.
+    async fn permit_cases_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<PermitCase>>;
+    /// One issued (not pending) permit with its case, firm name and inspections.
+    async fn permit_case(&self, number: &str) -> StoreResult<Option<PermitCase>>;
     /// Issued, revoked and expired events from the audit log, newest first.
     async fn permit_events(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
@@ -290,4 +295,14 @@ pub trait AftercareStore: Send + Sync {
         record: Option<&FirmRecordWrite>,
         actor: &str,
     ) -> StoreResult<InspectionRecord>;
+}
+
+/// A permit with what its public record shows: the case it was granted on, the firm's name and
+/// the inspections of the site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermitCase {
+    pub permit: PermitRecord,
+    pub application: ApplicationRecord,
+    pub firm_name: String,
+    pub inspections: Vec<InspectionRecord>,
 }

@@ -237,9 +237,6 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn permit(&self, number: &str) -> StoreResult<Option<PermitRecord>>;
     async fn permit_for_application(&self, application_id: &str) -> StoreResult<Option<PermitRecord>>;
-    /// Numbers of the valid permits in a district whose nights include the night beginning on
-    /// `night` (YYYY-MM-DD): what a resident asks when it is noisy tonight.
-    async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>>;
     /// Valid permits whose application's last night begins on or before `date` (YYYY-MM-DD):
     /// the candidates for expiry; the caller decides by the nights' exact end.
     async fn valid_permits_ending_by(&self, date: &str) -> StoreResult<Vec<PermitRecord>>;

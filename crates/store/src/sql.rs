@@ -1494,19 +1494,6 @@ impl Store for SqlStore {
         self.optional(&format!("SELECT {PERMIT_COLUMNS} FROM permits WHERE application_id = $1"), application_id).await
     }
 
-    async fn permits_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<String>> {
-        // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT p.number FROM permits p JOIN applications a ON a.id = p.application_id \
-             WHERE p.district = $1 AND p.status = 'valid' AND a.start_date <= $2 AND a.end_date >= $2 ORDER BY p.number",
-        )
-        .bind(district)
-        .bind(night)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows.into_iter().map(|(n,)| n).collect())
-    }
-
     async fn valid_permits_ending_by(&self, date: &str) -> StoreResult<Vec<PermitRecord>> {
         let columns = PERMIT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
         // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.

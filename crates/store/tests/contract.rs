@@ -469,12 +469,23 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
     // The application's nights are 2026-12-01..03 (see `application`).
-    assert_eq!(s.permits_for_night("jingan", "2026-12-02").await.expect("night"), vec![p.number.clone()]);
-    assert!(s.permits_for_night("jingan", "2026-12-04").await.expect("night").is_empty());
-    assert!(s.permits_for_night("xuhui", "2026-12-02").await.expect("night").is_empty());
+    assert_eq!(
+        s.permit_cases_for_night("jingan", "2026-12-02")
+            .await
+            .expect("night")
+            .iter()
+            .map(|c| c.permit.number.clone())
+            .collect::<Vec<_>>(),
+        vec![p.number.clone()]
+    );
+    let case = s.permit_case(&p.number).await.expect("case").expect("issued");
+    assert_eq!((case.application.id.as_str(), case.firm_name.as_str()), ("a1", "上海某建设发展有限公司"));
+    assert!(s.permit_case("jingan-2026-99999").await.expect("case").is_none());
+    assert!(s.permit_cases_for_night("jingan", "2026-12-04").await.expect("night").is_empty());
+    assert!(s.permit_cases_for_night("xuhui", "2026-12-02").await.expect("night").is_empty());
     let r = s.revoke_permit(&p.number, "噪声扰民经查属实", "staff:admin", 600).await.expect("revoke");
     assert!(
-        s.permits_for_night("jingan", "2026-12-02").await.expect("night").is_empty(),
+        s.permit_cases_for_night("jingan", "2026-12-02").await.expect("night").is_empty(),
         "a revoked permit permits nothing"
     );
     assert_eq!((r.status.as_str(), r.revoke_reason.as_deref()), ("revoked", Some("噪声扰民经查属实")));

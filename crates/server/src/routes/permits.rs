@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use nightpermit_cases::form::ApplicationForm;
 use nightpermit_domain::Role;
-use nightpermit_store::PermitRecord;
+use nightpermit_store::{PermitCase, PermitRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,15 +55,14 @@ pub async fn public_permit_with_form(
     state: &AppState,
     number: &str,
 ) -> ApiResult<(PublicPermit, PermitRecord, ApplicationForm)> {
-    let p = state
-        .store
-        .permit(number)
-        .await?
-        .filter(|p| p.status != "pending")
-        .ok_or_else(|| ApiError::not_found("许可证"))?;
-    let app = state.store.application(&p.application_id).await?.ok_or_else(|| ApiError::not_found("许可证"))?;
-    let form: ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
-    let firm = state.store.firm_by_id(&app.firm_id).await?;
+    let case = state.store.permit_case(number).await?.ok_or_else(|| ApiError::not_found("许可证"))?;
+    public_view(state, case)
+}
+
+/// The public record of a permit already loaded with its case: no further queries.
+fn public_view(state: &AppState, case: PermitCase) -> ApiResult<(PublicPermit, PermitRecord, ApplicationForm)> {
+    let PermitCase { permit: p, application: app, firm_name, inspections } = case;
+    let form = nightpermit_cases::form::stored(&app)?;
     let view = PublicPermit {
         number: p.number.clone(),
         status: permit_status(&p, &form, state.clock.now_ms()),
@@ -71,7 +70,7 @@ pub async fn public_permit_with_form(
         district_name: state.settings.district(form.district).name.clone(),
         project_name: form.project.name.clone(),
         project_address: form.project.address.clone(),
-        firm_name: firm.map(|f| f.name).unwrap_or_default(),
+        firm_name,
         nights: PermitNights {
             count: form.window().map(|w| w.nights()).unwrap_or(0),
             start_date: form.night_work.start_date.clone(),
@@ -83,7 +82,7 @@ pub async fn public_permit_with_form(
         revoked_at: p.revoked_at.map(rfc3339),
         revoke_reason: p.revoke_reason.clone(),
         pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
-        inspections: crate::routes::inspections::public_inspections(state, &p.number).await?,
+        inspections: crate::routes::inspections::public_inspections(&inspections),
     };
     Ok((view, p, form))
 }
@@ -319,9 +318,8 @@ pub async fn night_permits(state: &AppState, district: &str, night: Option<&str>
         None => tonight(state.clock.now_ms()),
     };
     let mut permits = Vec::new();
-    for number in state.store.permits_for_night(district.id(), &night.to_string()).await? {
-        let (p, _) = public_permit(state, &number).await?;
-        permits.push(p);
+    for case in state.store.permit_cases_for_night(district.id(), &night.to_string()).await? {
+        permits.push(public_view(state, case)?.0);
     }
     Ok(NightPermits { district: district.id().into(), night: night.to_string(), permits })
 }

@@ -168,6 +168,19 @@ impl AftercareStore for SqlStore {
         .await?)
     }
 
+    async fn permit_cases_for_night(&self, district: &str, night: &str) -> StoreResult<Vec<PermitCase>> {
+        // Dates are stored as YYYY-MM-DD text, so text comparison is date comparison.
+        self.permit_cases(
+            "p.district = $1 AND p.status = 'valid' AND a.start_date <= $2 AND a.end_date >= $2",
+            &[district, night],
+        )
+        .await
+    }
+
+    async fn permit_case(&self, number: &str) -> StoreResult<Option<PermitCase>> {
+        Ok(self.permit_cases("p.number = $1 AND p.status <> 'pending'", &[number]).await?.pop())
+    }
+
     async fn issued_permits(&self, district: Option<&str>) -> StoreResult<Vec<(PermitRecord, ApplicationRecord)>> {
         // Two plain queries joined here: the Any driver cannot map one joined row onto two records.
         let (permits, apps): (Vec<PermitRecord>, Vec<ApplicationRecord>) = match district {
@@ -334,5 +347,59 @@ impl AftercareStore for SqlStore {
         let updated: InspectionRecord = self.locked(&mut tx, &sql, &r.inspection_id).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+}
+
+impl SqlStore {
+    /// Permits matching `filter` (over `permits p JOIN applications a`), each with its case, firm
+    /// name and inspections: four queries for any number of permits, joined here (the Any driver
+    /// cannot map one joined row onto several records).
+    async fn permit_cases(&self, filter: &str, binds: &[&str]) -> StoreResult<Vec<PermitCase>> {
+        let from = format!("FROM permits p JOIN applications a ON a.id = p.application_id WHERE {filter}");
+        let prefixed = |columns: &str, alias: &str| {
+            columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+        };
+        let permits_sql = format!("SELECT {} {from} ORDER BY p.number", prefixed(PERMIT_COLUMNS, "p"));
+        let apps_sql = format!("SELECT {} {from}", prefixed(APPLICATION_COLUMNS, "a"));
+        let firms_sql = format!("SELECT f.id, f.name FROM firms f WHERE f.id IN (SELECT a.firm_id {from})");
+        let inspections_sql = format!(
+            "SELECT {} FROM inspections i WHERE i.permit_number IN (SELECT p.number {from}) ORDER BY i.created_at, i.id",
+            prefixed(INSPECTION_COLUMNS, "i")
+        );
+        let mut permits = sqlx::query_as::<_, PermitRecord>(&permits_sql);
+        let mut apps = sqlx::query_as::<_, ApplicationRecord>(&apps_sql);
+        let mut firms = sqlx::query_as::<_, (String, String)>(&firms_sql);
+        let mut inspections = sqlx::query_as::<_, InspectionRecord>(&inspections_sql);
+        for b in binds {
+            permits = permits.bind(*b);
+            apps = apps.bind(*b);
+            firms = firms.bind(*b);
+            inspections = inspections.bind(*b);
+        }
+        let permits = permits.fetch_all(&self.read).await?;
+        if permits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut apps: HashMap<String, ApplicationRecord> =
+            apps.fetch_all(&self.read).await?.into_iter().map(|a| (a.id.clone(), a)).collect();
+        let firms: HashMap<String, String> = firms.fetch_all(&self.read).await?.into_iter().collect();
+        let mut by_permit: HashMap<String, Vec<InspectionRecord>> = HashMap::new();
+        for i in inspections.fetch_all(&self.read).await? {
+            by_permit.entry(i.permit_number.clone()).or_default().push(i);
+        }
+        permits
+            .into_iter()
+            .map(|permit| {
+                let application = apps
+                    .remove(&permit.application_id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("permit {} has no application", permit.number)))?;
+                Ok(PermitCase {
+                    firm_name: firms.get(&application.firm_id).cloned().unwrap_or_default(),
+                    inspections: by_permit.remove(&permit.number).unwrap_or_default(),
+                    application,
+                    permit,
+                })
+            })
+            .collect()
     }
 }
