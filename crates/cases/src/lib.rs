@@ -14,6 +14,7 @@ mod error;
 pub mod facts;
 pub mod form;
 pub mod grades;
+pub mod inspections;
 pub mod permits;
 pub mod policy;
 pub mod prereview;

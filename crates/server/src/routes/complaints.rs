@@ -422,7 +422,7 @@ pub async fn record_step(
         StepBody::Contacted { note } => update.note = note_of(note)?,
         StepBody::Inspected { noise_db, rectification_ordered, note } => {
             update.step = ComplaintStep::Inspected;
-            update.noise_tenths_db = Some(tenths(*noise_db)?);
+            update.noise_tenths_db = Some(nightpermit_cases::inspections::noise_tenths(*noise_db)?);
             update.rectification_ordered = Some(*rectification_ordered);
             update.note = note_of(note)?;
         }
@@ -470,12 +470,4 @@ pub async fn record_step(
     }
     let updated = state.store.record_complaint_step(&update, &records, &caller.actor()).await?;
     Ok(Json(staff_view(&updated, now)?))
-}
-
-/// A measured level in tenths of a dB(A), refusing what no meter reads.
-pub fn tenths(db: f64) -> ApiResult<i64> {
-    if !db.is_finite() || !(0.0..=200.0).contains(&db) {
-        return Err(ApiError::field("noise_db", "INVALID_VALUE", "噪声值应为0至200之间的分贝数"));
-    }
-    Ok((db * 10.0).round() as i64)
 }
