@@ -94,6 +94,10 @@ pub async fn keep_expired_posts(State(state): State<AppState>, req: Request, nex
     let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
     let mut res = next.run(req).await;
     let Some(to) = res.extensions().get::<SignInToContinue>().cloned() else { return res };
+    // Only the firm's pages fill a form again; anything else is not worth keeping.
+    if !to.back.starts_with("/applications") {
+        return res;
+    }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes)
         .filter(|(k, _)| !NOT_KEPT.contains(&k.as_ref()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
