@@ -591,7 +591,8 @@ async fn applicant_journey(app: &TestApp, driver: &Driver, js: bool, register: b
     let files: Vec<String> = expected["files"].as_array().expect("files").iter().map(text).collect();
     for file in &files {
         let kind = file.split('.').next().expect("kind");
-        j.upload_file(&format!("form[action='/applications/{id}/materials'][data-dropzone={kind}]"), &dir.join(file)).await;
+        j.upload_file(&format!("form[action='/applications/{id}/materials'][data-dropzone={kind}]"), &dir.join(file))
+            .await;
     }
     assert_eq!(j.c.find_all(Locator::Css("[data-material]")).await.expect("materials").len(), files.len());
     assert!(j.has("[data-form-task=materials][data-task-state=completed]").await, "{mode}");
@@ -751,7 +752,13 @@ impl Journey<'_> {
     }
 
     async fn text_of(&self, css: &str) -> String {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} ({})", self.mode)).text().await.expect("text")
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} ({})", self.mode))
+            .text()
+            .await
+            .expect("text")
     }
 
     /// The session cookie the browser holds, as a `Cookie` header for plain HTTP requests.
@@ -881,9 +888,8 @@ async fn task_list_journey(app: &TestApp, driver: &Driver, js: bool, seed: u32, 
     // The thumbnail: drawn by the browser, a small PNG the browser may keep, for the owner only.
     let thumb = j.attr("[data-kind-zone=site_plan] img[data-thumb]", "src").await.expect("a thumbnail");
     if js {
-        let drawn = j
-            .c
-            .execute(
+        let drawn =
+            j.c.execute(
                 "const i = document.querySelector('[data-kind-zone=site_plan] img[data-thumb]');\
                  return i.complete ? i.naturalWidth : -1",
                 vec![],
@@ -929,7 +935,11 @@ async fn task_list_journey(app: &TestApp, driver: &Driver, js: bool, seed: u32, 
     assert_eq!(j.path().await, format!("/applications/{id}/edit"));
     j.fill("project.name", "任务清单测试项目（二期）").await;
     j.click("form.stack button[type=submit]").await;
-    assert_eq!(j.path().await, format!("/applications/{id}/check"), "{mode}: saved from the check page goes back there");
+    assert_eq!(
+        j.path().await,
+        format!("/applications/{id}/check"),
+        "{mode}: saved from the check page goes back there"
+    );
     assert_eq!(j.text_of("[data-answer='project.name'] dd").await, "任务清单测试项目（二期）");
 
     // Submitted from here: the case, in pre-review.

@@ -315,8 +315,7 @@ pub async fn create(
         return e.into_response();
     }
     let posted = formdata::application(&pairs);
-    match api::create_application(State(state.clone()), session.caller().clone(), ApiJson(posted.json.clone())).await
-    {
+    match api::create_application(State(state.clone()), session.caller().clone(), ApiJson(posted.json.clone())).await {
         Ok((_, view)) => see_other(&format!("/applications/{}", view.0.id)),
         Err(e) => refused(&state, &session, FormContext::new_form(), &pairs, e, &posted),
     }

@@ -82,14 +82,15 @@ pub async fn keep_expired_posts(State(state): State<AppState>, req: Request, nex
         .is_some_and(|n| n <= MAX_BODY);
     // Only a browser that had a session can have lost one; without a length the body is not
     // read twice.
-    let Some(token) = session_token.filter(|_| req.method() == Method::POST && is_form(req.headers()) && small)
-    else {
+    let Some(token) = session_token.filter(|_| req.method() == Method::POST && is_form(req.headers()) && small) else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(e) => return crate::error::ApiError::bad_request("MALFORMED_FORM", format!("表单无法读取：{e}")).into_response(),
+        Err(e) => {
+            return crate::error::ApiError::bad_request("MALFORMED_FORM", format!("表单无法读取：{e}")).into_response()
+        }
     };
     let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
     let mut res = next.run(req).await;
@@ -141,9 +142,7 @@ pub fn take(state: &AppState, headers: &HeaderMap, session: &PageSession, path: 
     let mut all = kept().lock().ok()?;
     all.retain(|k| now - k.at_ms < KEEP_MS);
     let i = all.iter().position(|k| {
-        k.id == id
-            && k.back.split('?').next() == Some(path)
-            && k.principal.as_ref().is_none_or(|p| *p == me)
+        k.id == id && k.back.split('?').next() == Some(path) && k.principal.as_ref().is_none_or(|p| *p == me)
     })?;
     Some(all.remove(i).pairs)
 }

@@ -298,7 +298,11 @@ mod tests {
 
     #[test]
     fn a_post_returns_to_the_local_page_it_came_from() {
-        let p = parts(Method::POST, "/applications/a1/edit", Some("http://np.example:8080/applications/a1/edit?from=check"));
+        let p = parts(
+            Method::POST,
+            "/applications/a1/edit",
+            Some("http://np.example:8080/applications/a1/edit?from=check"),
+        );
         assert_eq!(return_path(&p), "/applications/a1/edit?from=check");
         // Another site's address is never followed: the post's own page instead.
         let p = parts(Method::POST, "/applications/a1/submit", Some("http://evil.example/applications/a1"));

@@ -96,8 +96,7 @@ pub fn form_tasks(
         .iter()
         .map(|(id, title)| {
             let started = values.iter().any(|(k, v)| task_of(k) == Some(*id) && !v.trim().is_empty());
-            let reasons: Vec<FieldError> =
-                errors.iter().filter(|e| task_of(&e.field) == Some(*id)).cloned().collect();
+            let reasons: Vec<FieldError> = errors.iter().filter(|e| task_of(&e.field) == Some(*id)).cloned().collect();
             let state = match (started, reasons.is_empty()) {
                 (false, _) => "not_started",
                 (true, false) => "incomplete",
