@@ -909,6 +909,14 @@ async fn task_list_journey(app: &TestApp, driver: &Driver, js: bool, seed: u32, 
     assert!(small.width() <= 160 && small.width() > 0, "{}", small.width());
     let again = app.client.get(app.url(&thumb)).header("cookie", &cookie).header("if-none-match", &etag).send();
     assert_eq!(again.await.expect("get").status(), StatusCode::NOT_MODIFIED);
+    // The full page image the thumbnail links to is kept and revalidated the same way.
+    let page = j.attr("[data-kind-zone=site_plan] a.thumb", "href").await.expect("the page image");
+    let r = app.client.get(app.url(&page)).header("cookie", &cookie).send().await.expect("get");
+    assert_eq!((r.status(), r.headers()["content-type"].to_str().ok()), (StatusCode::OK, Some("image/jpeg")));
+    let page_tag = r.headers()["etag"].to_str().expect("ascii").to_string();
+    assert_ne!(page_tag, etag);
+    let again = app.client.get(app.url(&page)).header("cookie", &cookie).header("if-none-match", &page_tag).send();
+    assert_eq!(again.await.expect("get").status(), StatusCode::NOT_MODIFIED);
     let (_, other) = app.firm(seed + 50).await;
     let r = app.client.get(app.url(&thumb)).header("cookie", format!("np_session={other}")).send().await.expect("get");
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "another firm must not see the thumbnail");

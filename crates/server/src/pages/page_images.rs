@@ -142,10 +142,7 @@ pub async fn thumbnail_of(state: &AppState, sha256: &str, content_type: &str) ->
 /// `ETag`, answered `304` without the bytes. Access has been checked before this is called.
 fn image_response(headers: &HeaderMap, etag: String, content_type: &'static str, bytes: &[u8]) -> Response {
     let tag = HeaderValue::from_str(&etag).ok();
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|sent| sent.split(',').any(|t| t.trim() == etag));
+    let fresh = already_has(headers, &etag);
     let mut res =
         if fresh { StatusCode::NOT_MODIFIED.into_response() } else { (StatusCode::OK, bytes.to_vec()).into_response() };
     let h = res.headers_mut();
@@ -157,6 +154,14 @@ fn image_response(headers: &HeaderMap, etag: String, content_type: &'static str,
         h.insert(header::ETAG, tag);
     }
     res
+}
+
+/// Whether the browser says it holds the image tagged `etag` (`If-None-Match`).
+fn already_has(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sent| sent.split(',').any(|t| t.trim() == etag))
 }
 
 /// The material `material_id` of case `id`, if whoever asks may see the case.
@@ -180,10 +185,13 @@ pub async fn page_image(
     Path((id, material_id, page)): Path<(String, String, u32)>,
 ) -> ApiResult<Response> {
     let m = visible_material(&state, &session, &id, &material_id).await?;
-    let shown = pages_of(&state, &m.sha256, &m.content_type).await?;
-    let p = page.checked_sub(1).and_then(|i| shown.get(i as usize)).ok_or_else(|| ApiError::not_found("页面"))?;
     // The file's content hash names its render: the same bytes always give the same image.
     let etag = format!("\"p{SHOWN_WIDTH}-{}-{page}\"", m.sha256);
+    if already_has(&headers, &etag) {
+        return Ok(image_response(&headers, etag, "image/jpeg", &[]));
+    }
+    let shown = pages_of(&state, &m.sha256, &m.content_type).await?;
+    let p = page.checked_sub(1).and_then(|i| shown.get(i as usize)).ok_or_else(|| ApiError::not_found("页面"))?;
     Ok(image_response(&headers, etag, "image/jpeg", &p.jpeg))
 }
 
@@ -198,7 +206,7 @@ pub async fn thumbnail(
     let m = visible_material(&state, &session, &id, &material_id).await?;
     let etag = format!("\"t{THUMB_WIDTH}-{}\"", m.sha256);
     // A browser that already has it is answered without rendering anything.
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|s| s.contains(&etag)) {
+    if already_has(&headers, &etag) {
         return Ok(image_response(&headers, etag, "image/png", &[]));
     }
     let png = thumbnail_of(&state, &m.sha256, &m.content_type).await?;
