@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Server render time of the pages on loopback with wrk, on the data `make bench-corpus` left
-# (24 real cases with their materials and findings): the case page of a case returned for
-# correction, as its firm sees it, and the reviewer's queue. Usage: bench-pages.sh BIN
+# (24 real cases with their materials and findings; `bench-corpus.sh BIN --only v12` is enough):
+# the case page of a case returned for correction, as its firm sees it, with its findings made
+# twelve (scripts/bench-seed-findings.py, on the copy), and the reviewer's queue.
+# Usage: bench-pages.sh BIN
 set -euo pipefail
 BIN=${1:?usage: bench-pages.sh path/to/release/nightpermit}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +14,8 @@ DIR=$(mktemp -d); cp -r "$SRC/." "$DIR/"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
 DISTRICT=$(json '["district"]' < "$CASE/application.json")
+# The issue measures the case page with twelve findings; the corpus case has fewer: seed the copy.
+python3 "$ROOT/scripts/bench-seed-findings.py" "$DIR/nightpermit.db" "$(json '["credit_code"]' < "$CASE/firm.json")" "${FINDINGS:-12}"
 RUST_LOG=warn "$BIN" users add --username bench-reviewer --password bench-reviewer-1 --role reviewer \
   --department construction --district "$DISTRICT" --data-dir "$DIR" >/dev/null
 NIGHTPERMIT__WORKER__IN_PROCESS=false RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DIR" >"$DIR/serve.log" 2>&1 &

@@ -240,6 +240,10 @@ async fn every_page_passes_axe_as_its_role_sees_it() {
     let sealed = dir.join(format!("{number}.pdf"));
     std::fs::write(&sealed, &pdf).expect("write");
     let reference = complaint(&app, &number).await;
+    // A draft with one material: the task list, the kinds' drop zones, a thumbnail, the check page.
+    let draft = app.create_application(&firm, &example_form()).await["id"].as_str().expect("id").to_string();
+    let r = app.upload(&firm, &draft, "site_plan", "plan.png", png(120, 90)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
 
     let shots = std::env::var_os("NIGHTPERMIT_SCREENSHOTS_DIR").map(PathBuf::from);
     if let Some(d) = &shots {
@@ -301,6 +305,21 @@ async fn every_page_passes_axe_as_its_role_sees_it() {
     a.shot("firm-applications").await;
     a.goto("/applications/new").await;
     a.check("application form").await;
+    a.fill("[name='contact.phone']", "1396").await;
+    a.submit("form.stack button[type=submit]").await;
+    assert!(a.c.find(Locator::Css("[data-tasklist] [data-task-state=incomplete]")).await.is_ok(), "task reasons");
+    a.check("application form with errors and its task list").await;
+    a.goto(&format!("/applications/{draft}")).await;
+    assert!(a.c.find(Locator::Css("form[data-dropzone][data-drop-ready]")).await.is_ok(), "the drop zones");
+    assert!(a.c.find(Locator::Css("img[data-thumb]")).await.is_ok(), "a thumbnail");
+    a.check("draft with task list and materials").await;
+    a.shot("firm-draft").await;
+    a.goto(&format!("/applications/{draft}/check")).await;
+    assert!(a.c.find(Locator::Css("[data-answer='project.name']")).await.is_ok(), "the answers");
+    a.check("check your answers").await;
+    a.shot("firm-check-answers").await;
+    a.goto(&format!("/applications/{draft}/edit?from=check")).await;
+    a.check("edit form from the check page").await;
     a.goto(&format!("/applications/{flagged}")).await;
     assert!(a.c.find(Locator::Css("[data-finding]")).await.is_ok(), "findings on the case page");
     a.check("case page").await;

@@ -586,18 +586,21 @@ async fn applicant_journey(app: &TestApp, driver: &Driver, js: bool, register: b
     let id = case.strip_prefix("/applications/").expect("on the case page").to_string();
     assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("draft"));
 
-    // The real scans, one by one through the upload form; kind = the name before the first dot.
-    let upload = format!("form[action='/applications/{id}/materials']");
+    // The real scans, one by one through each kind's upload form; kind = the name before the
+    // first dot.
     let files: Vec<String> = expected["files"].as_array().expect("files").iter().map(text).collect();
     for file in &files {
         let kind = file.split('.').next().expect("kind");
-        j.select_at(&format!("{upload} select[name=kind]"), kind).await;
-        j.upload_file(&upload, &dir.join(file)).await;
+        j.upload_file(&format!("form[action='/applications/{id}/materials'][data-dropzone={kind}]"), &dir.join(file))
+            .await;
     }
     assert_eq!(j.c.find_all(Locator::Css("[data-material]")).await.expect("materials").len(), files.len());
+    assert!(j.has("[data-form-task=materials][data-task-state=completed]").await, "{mode}");
     j.shot("materials-uploaded").await;
 
-    // Submitted: the progress page until the pre-review is done.
+    // Submitted from the check page: the progress page until the pre-review is done.
+    j.click("[data-action=check-answers]").await;
+    assert_eq!(j.path().await, format!("{case}/check"));
     j.click("[data-action=submit]").await;
     assert_eq!(j.path().await, case);
     j.shot("prereview-progress").await;
@@ -737,6 +740,300 @@ async fn a_resident_complains_and_the_inspector_follows_up() {
     assert!(!body.contains("已电话联系投诉人"), "{body}");
     j.shot("complaint-progress").await;
     j.c.close().await.expect("close");
+    drop(driver);
+    app.stop().await;
+}
+
+// ---- The one form as a task list, check your answers, materials per kind, an expired session ----
+
+impl Journey<'_> {
+    async fn task_state(&self, task: &str) -> Option<String> {
+        self.attr(&format!("[data-tasklist] [data-form-task={task}]"), "data-task-state").await
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} ({})", self.mode))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// The session cookie the browser holds, as a `Cookie` header for plain HTTP requests.
+    async fn cookie_header(&self) -> String {
+        let c = self.c.get_named_cookie("np_session").await.expect("the session cookie");
+        format!("np_session={}", c.value())
+    }
+
+    /// Drops a small PNG (drawn in the page) on the drop zone of `kind`, as a person dragging a
+    /// file from the desktop would: the page's script puts it in the zone's input and sends it.
+    async fn drop_png(&self, kind: &str, name: &str) {
+        let old = self.c.find(Locator::Css("html")).await.expect("document");
+        let script = r##"
+            const [kind, name, done] = arguments;
+            const form = document.querySelector(`form[data-dropzone="${kind}"]`);
+            const canvas = document.createElement("canvas");
+            canvas.width = 64; canvas.height = 48;
+            const g = canvas.getContext("2d");
+            g.fillStyle = "#fff"; g.fillRect(0, 0, 64, 48); g.fillStyle = "#c00"; g.fillRect(8, 8, 30, 20);
+            canvas.toBlob(blob => {
+              const dt = new DataTransfer();
+              dt.items.add(new File([blob], name, {type: "image/png"}));
+              const drag = type => new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true});
+              form.dispatchEvent(drag("dragenter"));
+              form.dispatchEvent(drag("dragover"));
+              const highlighted = form.classList.contains("dragging");
+              // The drop sends the form: answer first, so the page going away ends no script.
+              setTimeout(() => form.dispatchEvent(drag("drop")), 50);
+              done(highlighted);
+            }, "image/png");
+        "##;
+        let sent = self.c.execute_async(script, vec![json!(kind), json!(name)]).await.expect("drop");
+        assert_eq!(sent, json!(true), "the drop zone of {kind} did not light up under the file");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "the drop on {kind} did not upload");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.c.wait().for_element(Locator::Css("body footer")).await.expect("the new page loaded");
+    }
+}
+
+/// Everything but the measures of the example form, typed into the new form.
+async fn fill_form_but_measures(j: &Journey<'_>, project: &str) {
+    let start = nightpermit_server::views::shanghai_today(j.app.state.clock.now_ms()) + chrono::Duration::days(5);
+    let end = start + chrono::Duration::days(2);
+    j.select("district", "jingan").await;
+    j.fill("project.name", project).await;
+    j.fill("project.address", "上海市静安区某路100号").await;
+    j.fill("project.construction_permit_no", "310106202012150101").await;
+    j.fill("project.builder", "上海某建设发展有限公司").await;
+    j.fill("night_work.start_date", &date_keys(&start.to_string())).await;
+    j.fill("night_work.end_date", &date_keys(&end.to_string())).await;
+    j.fill("night_work.nightly_start", &time_keys("22:00")).await;
+    j.fill("night_work.nightly_end", &time_keys("04:00")).await;
+    j.select("night_work.process", "continuous_pour").await;
+    j.fill("night_work.description", "底板大体积混凝土连续浇筑").await;
+    j.fill("equipment[0].name", "混凝土泵车").await;
+    j.fill("equipment[0].count", "2").await;
+    j.fill("equipment[0].sound_level_db", "85").await;
+}
+
+/// New form → task list (with the API's reasons) → case with materials per kind (uploaded by
+/// the plain input, and by a drop with JavaScript on; thumbnails; a delete) → check your answers
+/// → change one answer and come back → submit.
+async fn task_list_journey(app: &TestApp, driver: &Driver, js: bool, seed: u32, plan: &Path) {
+    let mode = if js { "tasks-js-on" } else { "tasks-js-off" };
+    let mut j = Journey { app, c: browser(driver, js).await, mode, step: 0 };
+    let (code, _) = app.firm(seed).await;
+    j.sign_in_firm(&code).await;
+
+    // A new form: nothing started but the contact (the firm's own, filled in); no materials yet.
+    j.goto("/applications/new").await;
+    assert_eq!(j.task_state("project").await.as_deref(), Some("not_started"), "{mode}");
+    assert_eq!(j.task_state("contact").await.as_deref(), Some("completed"), "{mode}");
+    assert_eq!(j.task_state("materials").await.as_deref(), Some("not_started"));
+    assert!(!j.has("[data-form-task=materials] a").await, "materials cannot be started before a draft");
+    assert_eq!(j.attr("[data-form-task=night_work] a", "href").await.as_deref(), Some("#task-night_work"));
+    assert!(j.has("fieldset#task-night_work [name='night_work.start_date']").await);
+    j.shot("tasks-new").await;
+
+    // Saved without measures and with a wrong phone: the tasks say which, with the API's codes.
+    fill_form_but_measures(&j, "任务清单测试项目").await;
+    j.fill("contact.phone", "1396").await;
+    j.click("form.stack button[type=submit]").await;
+    assert!(j.has("[data-errors] li[data-code=INVALID_PHONE]").await, "{mode}");
+    assert_eq!(j.task_state("project").await.as_deref(), Some("completed"), "{mode}");
+    assert_eq!(j.task_state("night_work").await.as_deref(), Some("completed"), "{mode}");
+    assert_eq!(j.task_state("measures").await.as_deref(), Some("not_started"), "{mode}");
+    assert_eq!(j.task_state("contact").await.as_deref(), Some("incomplete"), "{mode}");
+    assert!(j.has("[data-form-task=contact] .task-reasons li[data-code=INVALID_PHONE]").await);
+    j.shot("tasks-refused").await;
+    j.fill("measures", "设置移动式隔声屏\n禁止鸣笛").await;
+    j.fill("contact.phone", "13800000000").await;
+    j.click("form.stack button[type=submit]").await;
+    let case = j.path().await;
+    let id = case.strip_prefix("/applications/").expect("on the case page").to_string();
+    for task in ["project", "night_work", "equipment", "measures", "contact"] {
+        assert_eq!(j.task_state(task).await.as_deref(), Some("completed"), "{mode} {task}");
+    }
+    assert_eq!(j.task_state("materials").await.as_deref(), Some("not_started"));
+    assert_eq!(
+        j.attr("[data-form-task=project] a", "href").await.as_deref(),
+        Some(format!("/applications/{id}/edit#task-project").as_str())
+    );
+
+    // Materials per kind: one upload form (drop zone) each around a plain file input.
+    assert_eq!(j.c.find_all(Locator::Css("form[data-dropzone]")).await.expect("zones").len(), 7);
+    assert!(j.has("form[data-dropzone=site_plan] input[type=file][name=file][multiple]").await);
+    assert!(j.has("form[data-dropzone=site_plan] input[type=hidden][name=kind][value=site_plan]").await);
+    if js {
+        assert!(j.has("form[data-dropzone=site_plan][data-drop-ready]").await, "the script made the zones");
+        j.drop_png("site_plan", "dropped-plan.png").await;
+    } else {
+        j.upload_file("form[data-dropzone=site_plan]", plan).await;
+    }
+    assert_eq!(j.attr("[data-kind-zone=site_plan]", "data-count").await.as_deref(), Some("1"), "{mode}");
+    // A second file of the same kind, by the plain input; then deleted again.
+    j.upload_file("form[data-dropzone=site_plan]", plan).await;
+    assert_eq!(j.attr("[data-kind-zone=site_plan]", "data-count").await.as_deref(), Some("2"), "{mode}");
+    j.choose("[data-kind-zone=site_plan] li[data-material]:last-child details summary").await;
+    j.click("[data-kind-zone=site_plan] li[data-material]:last-child [data-action=delete]").await;
+    assert_eq!(j.attr("[data-kind-zone=site_plan]", "data-count").await.as_deref(), Some("1"), "{mode}");
+    assert_eq!(j.task_state("materials").await.as_deref(), Some("incomplete"));
+    assert!(j.has("[data-form-task=materials] li[data-code=MISSING_MATERIAL]").await);
+
+    // The thumbnail: drawn by the browser, a small PNG the browser may keep, for the owner only.
+    let thumb = j.attr("[data-kind-zone=site_plan] img[data-thumb]", "src").await.expect("a thumbnail");
+    if js {
+        let drawn =
+            j.c.execute(
+                "const i = document.querySelector('[data-kind-zone=site_plan] img[data-thumb]');\
+                 return i.complete ? i.naturalWidth : -1",
+                vec![],
+            )
+            .await
+            .expect("js");
+        assert!(drawn.as_i64().unwrap_or(0) > 0, "the thumbnail did not load: {drawn}");
+    }
+    let cookie = j.cookie_header().await;
+    let r = app.client.get(app.url(&thumb)).header("cookie", &cookie).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["cache-control"], "private, max-age=86400");
+    let etag = r.headers()["etag"].to_str().expect("ascii").to_string();
+    let png = r.bytes().await.expect("bytes");
+    let small = image::load_from_memory(&png).expect("a PNG");
+    assert!(small.width() <= 160 && small.width() > 0, "{}", small.width());
+    let again = app.client.get(app.url(&thumb)).header("cookie", &cookie).header("if-none-match", &etag).send();
+    assert_eq!(again.await.expect("get").status(), StatusCode::NOT_MODIFIED);
+    // The full page image the thumbnail links to is kept and revalidated the same way.
+    let page = j.attr("[data-kind-zone=site_plan] a.thumb", "href").await.expect("the page image");
+    let r = app.client.get(app.url(&page)).header("cookie", &cookie).send().await.expect("get");
+    assert_eq!((r.status(), r.headers()["content-type"].to_str().ok()), (StatusCode::OK, Some("image/jpeg")));
+    let page_tag = r.headers()["etag"].to_str().expect("ascii").to_string();
+    assert_ne!(page_tag, etag);
+    let again = app.client.get(app.url(&page)).header("cookie", &cookie).header("if-none-match", &page_tag).send();
+    assert_eq!(again.await.expect("get").status(), StatusCode::NOT_MODIFIED);
+    let (_, other) = app.firm(seed + 50).await;
+    let r = app.client.get(app.url(&thumb)).header("cookie", format!("np_session={other}")).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "another firm must not see the thumbnail");
+    j.shot("tasks-materials").await;
+
+    // Check your answers: every answer with its change link; the materials per kind.
+    j.click("[data-action=check-answers]").await;
+    assert_eq!(j.path().await, format!("/applications/{id}/check"));
+    assert_eq!(j.text_of("[data-answer='project.name'] dd").await, "任务清单测试项目");
+    assert_eq!(j.text_of("[data-answer='district'] dd").await, "静安区");
+    assert!(j.has("[data-answer='measures'] dd br").await, "one measure per line");
+    assert_eq!(
+        j.attr("a[data-change='project.name']", "href").await.as_deref(),
+        Some(format!("/applications/{id}/edit?from=check#f-project-name").as_str())
+    );
+    assert!(j.has("[data-answer-kind=site_plan][data-count='1'] img[data-thumb]").await);
+    assert!(j.has("[data-answer-kind=business_license][data-count='0']").await);
+    assert!(j.has("[data-unfinished] [data-form-task=materials] [data-code=MISSING_MATERIAL]").await);
+    assert!(j.has(&format!("form[action='/applications/{id}/submit'] [data-action=submit]")).await);
+    j.shot("check-answers").await;
+
+    // Change one answer: the edit form, then back to the check page with the new value.
+    j.click("a[data-change='project.name']").await;
+    assert_eq!(j.path().await, format!("/applications/{id}/edit"));
+    j.fill("project.name", "任务清单测试项目（二期）").await;
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(
+        j.path().await,
+        format!("/applications/{id}/check"),
+        "{mode}: saved from the check page goes back there"
+    );
+    assert_eq!(j.text_of("[data-answer='project.name'] dd").await, "任务清单测试项目（二期）");
+
+    // Submitted from here: the case, in pre-review.
+    j.click("[data-action=submit]").await;
+    assert_eq!(j.path().await, case);
+    assert_eq!(j.attr("[data-status]", "data-status").await.as_deref(), Some("prereview"), "{mode}");
+    j.shot("submitted").await;
+    j.goto(&format!("/applications/{id}/check")).await;
+    assert_eq!(j.problem_status().await.as_deref(), Some("409"), "nothing to check once submitted");
+    j.c.close().await.expect("close");
+}
+
+impl Journey<'_> {
+    async fn sign_in_firm(&self, code: &str) {
+        self.goto("/login").await;
+        self.fill("login", code).await;
+        self.fill("password", "night-permit-1").await;
+        self.click("form.stack button[type=submit]").await;
+        assert_eq!(self.path().await, "/applications", "{}", self.mode);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firm_works_through_the_task_list_checks_its_answers_and_submits() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let dir = temp_dir("task-list");
+    let plan = dir.join("site-plan.png");
+    std::fs::write(&plan, png(120, 90)).expect("write");
+    let driver = start_driver().await;
+    task_list_journey(&app, &driver, true, 1001, &plan).await;
+    task_list_journey(&app, &driver, false, 1002, &plan).await;
+    drop(driver);
+    app.stop().await;
+}
+
+/// The session ends while the firm types: saving sends it to sign in, then back to the form
+/// with what it had typed; the draft is only saved when it saves.
+async fn expired_session_journey(app: &TestApp, driver: &Driver, js: bool, seed: u32) {
+    let mode = if js { "expired-js-on" } else { "expired-js-off" };
+    let mut j = Journey { app, c: browser(driver, js).await, mode, step: 0 };
+    let (code, token) = app.firm(seed).await;
+    j.sign_in_firm(&code).await;
+    j.goto("/applications/new").await;
+    fill_form_but_measures(&j, "登录过期测试项目").await;
+    j.fill("measures", "设置移动式隔声屏").await;
+
+    // The session passes its end (the clock moves past the session's lifetime) while typing.
+    let ttl_ms = app.settings.auth.session_ttl_hours * 3_600_000;
+    app.state.clock.advance_ms(ttl_ms + 60_000);
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(j.path().await, "/login", "{mode}");
+    let url = j.c.current_url().await.expect("url");
+    assert_eq!(url.query(), Some("next=/applications/new"), "{mode}");
+    assert!(j.text_of("main").await.contains("已为您保留"), "{mode}: the sign-in page says the form is kept");
+    let list = app.get("/api/v1/applications", Some(&token)).await;
+    assert_eq!(list.status(), StatusCode::UNAUTHORIZED, "the old session has ended");
+    j.shot("expired-sign-in").await;
+
+    j.fill("login", &code).await;
+    j.fill("password", "night-permit-1").await;
+    j.click("form.stack button[type=submit]").await;
+    assert_eq!(j.path().await, "/applications/new", "{mode}: back on the page the firm was on");
+    assert!(j.has("[data-restored]").await, "{mode}");
+    assert_eq!(j.attr("#f-project-name", "value").await.as_deref(), Some("登录过期测试项目"));
+    assert_eq!(j.text_of("#f-measures").await, "设置移动式隔声屏");
+    let process = j.c.find(Locator::Css("#f-night_work-process")).await.expect("process");
+    assert_eq!(process.prop("value").await.expect("prop").as_deref(), Some("continuous_pour"));
+    j.shot("expired-restored").await;
+
+    // Saved now, as typed; the kept copy is gone.
+    j.click("form.stack button[type=submit]").await;
+    let id = j.path().await.strip_prefix("/applications/").expect("a saved draft").to_string();
+    let session = app.login(&code, "night-permit-1").await;
+    let v: Value = app.get(&format!("/api/v1/applications/{id}"), Some(&session)).await.json().await.expect("json");
+    assert_eq!(v["project"]["name"], "登录过期测试项目", "{v:#}");
+    j.goto("/applications/new").await;
+    assert!(!j.has("[data-restored]").await, "a kept form is given back once");
+    j.c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_sends_the_firm_to_sign_in_and_back_with_its_draft() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let driver = start_driver().await;
+    expired_session_journey(&app, &driver, true, 1101).await;
+    expired_session_journey(&app, &driver, false, 1102).await;
     drop(driver);
     app.stop().await;
 }

@@ -159,3 +159,46 @@ async fn a_resident_files_a_complaint_and_follows_it_by_reference() {
     let r = client.get(app.url("/complaints/new?district=jingan")).send().await.expect("get");
     assert!(r.text().await.expect("html").contains("<option value=\"jingan\" selected>"));
 }
+
+/// A post after the session ended goes to sign in and back to a page of this site only: a
+/// Referer naming another host is not followed, and what was typed is kept for the firm.
+#[tokio::test]
+async fn an_expired_session_returns_only_to_local_pages() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, token) = app.firm(9).await;
+    let id = app.create_application(&token, &example_form()).await["id"].as_str().expect("id").to_string();
+    let cookie = format!("np_session={token}");
+    app.state.clock.advance_ms(app.settings.auth.session_ttl_hours * 3_600_000 + 1);
+    let client = no_redirects();
+    let origin = app.url("");
+    let post = |path: &str, referer: &str| {
+        client
+            .post(app.url(path))
+            .header(COOKIE, &cookie)
+            .header("origin", &origin)
+            .header("referer", referer.to_string())
+            .form(&[("csrf", "stale"), ("project.name", "打字中")])
+    };
+    let r = post("/applications", "http://evil.example/phish").send().await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/login?next=/applications/new");
+    let kept = r.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| {
+        c.starts_with("np_draft=") && c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Max-Age=1800")
+    });
+    assert!(kept, "the typed form is kept: {:?}", r.headers().get_all(SET_COOKIE));
+    let own = app.url(&format!("/applications/{id}/edit?from=check"));
+    let r = post(&format!("/applications/{id}/edit"), &own).send().await.expect("post");
+    assert_eq!(r.headers()[LOCATION], format!("/login?next=/applications/{id}/edit%3Ffrom%3Dcheck"));
+    // An upload is never kept, but still returns to its case.
+    let r = client
+        .post(app.url(&format!("/applications/{id}/materials")))
+        .header(COOKIE, &cookie)
+        .header("origin", &origin)
+        .multipart(reqwest::multipart::Form::new().text("kind", "site_plan"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.headers()[LOCATION], format!("/login?next=/applications/{id}"));
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    app.stop().await;
+}

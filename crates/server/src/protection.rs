@@ -259,7 +259,13 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     if state.settings.server.public_base_url.starts_with("https://") {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
-    if personal {
+    // A handler may let the browser alone keep what it answered (`private`: a material's page
+    // images, checked for access on every request); everything else personal is not stored.
+    let private = h
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|d| d.trim() == "private"));
+    if personal && !private {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res

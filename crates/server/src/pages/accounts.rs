@@ -8,7 +8,7 @@ use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use nightpermit_domain::Role;
 use serde::Deserialize;
@@ -71,11 +71,20 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-pub async fn login_page(session: Option<PageSession>, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Option<PageSession>,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if let Some(s) = session {
         return see_other(s.home());
     }
-    login_form("", q.next.as_deref(), Errors::default()).into_response()
+    let mut page = login_form("", q.next.as_deref(), Errors::default());
+    if super::drafts::waiting(&state, &headers) {
+        page.intro = "登录已过期。请重新登录：您刚才填写的内容已为您保留，登录后回到原来的页面继续。";
+    }
+    page.into_response()
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 
 use super::formdata;
 use super::session::PageSession;
+use super::tasks::{self, TaskList};
 use super::{see_other, Errors, Field, Nav};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError};
 use crate::routes::applications::{self as api, add_material, PageQuery};
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use crate::views::ApplicationView;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Form, Multipart, Path, State};
+use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nightpermit_domain::{ApplicationStatus, Department, District, MaterialKind, Process};
@@ -72,6 +73,8 @@ pub async fn list(State(state): State<AppState>, session: PageSession) -> ApiRes
 }
 
 pub struct Section {
+    /// The task of the task list this part of the form is (its anchor is `#task-{task}`).
+    pub task: &'static str,
     pub title: &'static str,
     pub fields: Vec<Field>,
 }
@@ -85,11 +88,16 @@ pub struct ApplicationFormPage {
     pub cancel: String,
     pub csrf: String,
     pub errors: Errors,
+    pub tasklist: TaskList,
     pub sections: Vec<Section>,
+    /// `check` when the firm came from the check-your-answers page (it goes back there).
+    pub from: &'static str,
+    /// The values are a form kept across an expired session, not yet saved.
+    pub restored: bool,
 }
 
 /// The one form's fields, filled with `values`, each with its errors.
-fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Section> {
+pub fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Section> {
     let f = |name: &str, label: &str, kind: &'static str| Field::new(name, label, kind).value(values.get(name));
     let equipment_rows = values
         .keys()
@@ -112,6 +120,7 @@ fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Sec
     }
     let mut all = vec![
         Section {
+            task: "project",
             title: "工程项目",
             fields: vec![
                 f("district", "所在区", "select")
@@ -123,6 +132,7 @@ fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Sec
             ],
         },
         Section {
+            task: "night_work",
             title: "夜间施工",
             fields: vec![
                 f("night_work.start_date", "第一个施工夜的日期", "date"),
@@ -134,11 +144,14 @@ fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Sec
                 f("night_work.description", "施工内容说明", "textarea"),
             ],
         },
-        Section { title: "夜间使用的设备（不用的行留空）", fields: equipment },
+        Section { task: "equipment", title: "夜间使用的设备（不用的行留空）", fields: equipment },
         Section {
-            title: "噪声污染防治措施", fields: vec![f("measures", "降噪措施（每行一项）", "textarea")]
+            task: "measures",
+            title: "噪声污染防治措施",
+            fields: vec![f("measures", "降噪措施（每行一项）", "textarea")],
         },
         Section {
+            task: "contact",
             title: "现场联系人",
             fields: vec![
                 f("contact.name", "联系人", "text").autocomplete("name"),
@@ -152,11 +165,62 @@ fn sections(values: &BTreeMap<String, String>, errors: &[FieldError]) -> Vec<Sec
     all
 }
 
-fn form_page(
-    session: &PageSession,
+/// Where the form is and what is around it: its action, the way back, the saved draft (for the
+/// materials task) and whether the firm came from the check page.
+struct FormContext {
     title: &'static str,
     action: String,
     cancel: String,
+    /// The saved draft's id and the kinds of its materials; `None` for a new form.
+    draft: Option<(String, Vec<MaterialKind>)>,
+    from: &'static str,
+}
+
+impl FormContext {
+    fn new_form() -> Self {
+        FormContext {
+            title: "填写申请表",
+            action: "/applications".into(),
+            cancel: "/applications".into(),
+            draft: None,
+            from: "",
+        }
+    }
+
+    async fn edit(state: &AppState, id: &str, from: &'static str) -> ApiResult<Self> {
+        let kinds = state.store.materials(id).await?.into_iter().map(|m| m.kind).collect();
+        let back = if from == "check" { format!("/applications/{id}/check") } else { format!("/applications/{id}") };
+        Ok(FormContext {
+            title: "修改申请表",
+            action: format!("/applications/{id}/edit"),
+            cancel: back,
+            draft: Some((id.to_string(), kinds)),
+            from,
+        })
+    }
+}
+
+/// The task list of a form with these values: the form's tasks link to their part of the form
+/// at `form_href`, the materials to the case's upload forms once there is a draft.
+pub fn task_list(
+    state: &AppState,
+    values: &BTreeMap<String, String>,
+    form_href: &str,
+    draft: Option<(&str, &[MaterialKind])>,
+) -> TaskList {
+    let errors = tasks::form_errors(values, crate::views::shanghai_today(state.clock.now_ms()));
+    let mut list = tasks::form_tasks(values, &errors, |task| format!("{form_href}#task-{task}"));
+    list.push(match draft {
+        Some((id, kinds)) => tasks::materials_task(kinds, Some(format!("/applications/{id}#materials"))),
+        None => tasks::materials_task(&[], None),
+    });
+    TaskList { tasks: list }
+}
+
+fn form_page(
+    state: &AppState,
+    session: &PageSession,
+    ctx: FormContext,
     values: &BTreeMap<String, String>,
     error: Option<&ApiError>,
 ) -> ApplicationFormPage {
@@ -166,10 +230,47 @@ fn form_page(
         Some(e) => Errors::from_api(e, &sections.iter().flat_map(|s| s.fields.iter()).collect::<Vec<_>>()),
         None => Errors::default(),
     };
-    ApplicationFormPage { title, nav: Nav::of(Some(session)), action, cancel, csrf: session.csrf(), errors, sections }
+    // The tasks link to the fieldsets of this very page.
+    let tasklist = task_list(state, values, "", ctx.draft.as_ref().map(|(id, k)| (id.as_str(), k.as_slice())));
+    ApplicationFormPage {
+        title: ctx.title,
+        nav: Nav::of(Some(session)),
+        action: ctx.action,
+        cancel: ctx.cancel,
+        csrf: session.csrf(),
+        errors,
+        tasklist,
+        sections,
+        from: ctx.from,
+        restored: false,
+    }
 }
 
-pub async fn new_form(session: PageSession) -> ApiResult<ApplicationFormPage> {
+/// A form kept when the session ended while the firm was on `path`: shown instead of `values`,
+/// and its cookie cleared.
+fn with_kept_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &PageSession,
+    path: &str,
+    values: BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, bool) {
+    match super::drafts::take(state, headers, session, path) {
+        Some(pairs) => (formdata::values_posted(&pairs), true),
+        None => (values, false),
+    }
+}
+
+fn restored_response(state: &AppState, page: ApplicationFormPage) -> Response {
+    let restored = page.restored;
+    let mut res = page.into_response();
+    if restored {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, super::drafts::clear_cookie(state));
+    }
+    res
+}
+
+pub async fn new_form(State(state): State<AppState>, headers: HeaderMap, session: PageSession) -> ApiResult<Response> {
     session.caller().firm()?;
     let mut values = BTreeMap::new();
     // A firm's own contact is the usual site contact; it can change it.
@@ -177,7 +278,10 @@ pub async fn new_form(session: PageSession) -> ApiResult<ApplicationFormPage> {
         values.insert("contact.name".to_string(), f.contact_name.clone());
         values.insert("contact.phone".to_string(), f.contact_phone.clone());
     }
-    Ok(form_page(&session, "填写申请表", "/applications".into(), "/applications".into(), &values, None))
+    let (values, restored) = with_kept_form(&state, &headers, &session, "/applications/new", values);
+    let mut page = form_page(&state, &session, FormContext::new_form(), &values, None);
+    page.restored = restored;
+    Ok(restored_response(&state, page))
 }
 
 fn csrf_of(pairs: &[(String, String)]) -> Option<&str> {
@@ -186,10 +290,9 @@ fn csrf_of(pairs: &[(String, String)]) -> Option<&str> {
 
 /// Answers a rejected form: field errors shown on the form (422), anything else as an error.
 fn refused(
+    state: &AppState,
     session: &PageSession,
-    title: &'static str,
-    action: String,
-    cancel: String,
+    ctx: FormContext,
     pairs: &[(String, String)],
     mut e: ApiError,
     posted: &formdata::Posted,
@@ -199,7 +302,7 @@ fn refused(
     }
     e.errors = posted.page_errors(std::mem::take(&mut e.errors));
     let values = formdata::values_posted(pairs);
-    (StatusCode::UNPROCESSABLE_ENTITY, form_page(session, title, action, cancel, &values, Some(&e))).into_response()
+    (StatusCode::UNPROCESSABLE_ENTITY, form_page(state, session, ctx, &values, Some(&e))).into_response()
 }
 
 /// Creates the draft through the API's handler (validate_form, the store, the audit).
@@ -212,32 +315,45 @@ pub async fn create(
         return e.into_response();
     }
     let posted = formdata::application(&pairs);
-    match api::create_application(State(state), session.caller().clone(), ApiJson(posted.json.clone())).await {
+    match api::create_application(State(state.clone()), session.caller().clone(), ApiJson(posted.json.clone())).await {
         Ok((_, view)) => see_other(&format!("/applications/{}", view.0.id)),
-        Err(e) => refused(&session, "填写申请表", "/applications".into(), "/applications".into(), &pairs, e, &posted),
+        Err(e) => refused(&state, &session, FormContext::new_form(), &pairs, e, &posted),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct EditQuery {
+    from: Option<String>,
+}
+
+/// Only the check page is a place to go back to (a fixed path, never one sent by the browser).
+fn from_check(from: Option<&str>) -> &'static str {
+    if from == Some("check") {
+        "check"
+    } else {
+        ""
     }
 }
 
 pub async fn edit_form(
     State(state): State<AppState>,
+    headers: HeaderMap,
     session: PageSession,
     Path(id): Path<String>,
-) -> ApiResult<ApplicationFormPage> {
+    Query(q): Query<EditQuery>,
+) -> ApiResult<Response> {
     session.caller().firm()?;
     let app = api::visible_application(&state, session.caller(), &id).await?;
     if !app.status.editable() {
         return Err(nightpermit_store::StoreError::WrongStatus { current: app.status }.into());
     }
     let form: serde_json::Value = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
-    let values = formdata::values_of(&form);
-    Ok(form_page(
-        &session,
-        "修改申请表",
-        format!("/applications/{id}/edit"),
-        format!("/applications/{id}"),
-        &values,
-        None,
-    ))
+    let path = format!("/applications/{id}/edit");
+    let (values, restored) = with_kept_form(&state, &headers, &session, &path, formdata::values_of(&form));
+    let ctx = FormContext::edit(&state, &id, from_check(q.from.as_deref())).await?;
+    let mut page = form_page(&state, &session, ctx, &values, None);
+    page.restored = restored;
+    Ok(restored_response(&state, page))
 }
 
 /// Saves the whole form through the API's PATCH handler (the page always sends every field).
@@ -250,20 +366,18 @@ pub async fn edit(
     if let Err(e) = session.check_csrf(csrf_of(&pairs)) {
         return e.into_response();
     }
+    let from = from_check(pairs.iter().find(|(k, _)| k == "from").map(|(_, v)| v.as_str()));
     let posted = formdata::application(&pairs);
     let patch = null_missing(posted.json.clone());
-    let result = api::patch_application(State(state), session.caller().clone(), Path(id.clone()), ApiJson(patch)).await;
+    let result =
+        api::patch_application(State(state.clone()), session.caller().clone(), Path(id.clone()), ApiJson(patch)).await;
     match result {
+        Ok(_) if from == "check" => see_other(&format!("/applications/{id}/check")),
         Ok(_) => see_other(&format!("/applications/{id}")),
-        Err(e) => refused(
-            &session,
-            "修改申请表",
-            format!("/applications/{id}/edit"),
-            format!("/applications/{id}"),
-            &pairs,
-            e,
-            &posted,
-        ),
+        Err(e) => match FormContext::edit(&state, &id, from).await {
+            Ok(ctx) => refused(&state, &session, ctx, &pairs, e, &posted),
+            Err(other) => other.into_response(),
+        },
     }
 }
 
@@ -298,6 +412,43 @@ pub struct MaterialRow {
     pub filename: String,
     pub size_kb: i64,
     pub first_page: String,
+    pub thumb: String,
+}
+
+impl MaterialRow {
+    pub fn of(application_id: &str, m: &crate::views::MaterialView) -> Self {
+        MaterialRow {
+            id: m.id.clone(),
+            kind: m.kind.label(),
+            kind_id: m.kind.id(),
+            filename: m.filename.clone(),
+            size_kb: (m.size + 1023) / 1024,
+            first_page: super::page_images::page_url(application_id, &m.id, 1),
+            thumb: super::page_images::thumbnail_url(application_id, &m.id),
+        }
+    }
+}
+
+/// One kind of material with its files: the checklist of required and optional kinds, each
+/// with its own upload form (and drop zone).
+pub struct KindBlock {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub required: bool,
+    pub files: Vec<MaterialRow>,
+}
+
+/// Every kind, in the checklist's order, with the case's files of that kind.
+pub fn kind_blocks(application_id: &str, materials: &[crate::views::MaterialView]) -> Vec<KindBlock> {
+    MaterialKind::ALL
+        .iter()
+        .map(|k| KindBlock {
+            id: k.id(),
+            label: k.label(),
+            required: k.required(),
+            files: materials.iter().filter(|m| m.kind == *k).map(|m| MaterialRow::of(application_id, m)).collect(),
+        })
+        .collect()
 }
 
 /// One pre-review finding, numbered as on the page images.
@@ -377,9 +528,10 @@ pub struct CasePage {
     pub can_dispute: bool,
     pub can_withdraw: bool,
     pub refresh: bool,
-    pub materials: Vec<MaterialRow>,
-    pub missing: Vec<&'static str>,
-    pub kinds: Vec<super::Opt>,
+    pub materials_count: usize,
+    pub kind_blocks: Vec<KindBlock>,
+    /// The task list, while the firm can still change the case.
+    pub tasklist: TaskList,
     pub prereview_state: String,
     pub progress: String,
     pub outcome: String,
@@ -392,7 +544,6 @@ pub struct CasePage {
     pub timeline: Vec<TimelineRow>,
     pub tracks: Vec<TrackRow>,
     pub permit_status: &'static str,
-    pub submit_key: String,
     /// A refused dispute: the summary, the comment as sent and its field's error.
     pub errors: Errors,
     pub dispute_comment: String,
@@ -571,8 +722,24 @@ async fn timeline(state: &AppState, id: &str) -> ApiResult<Vec<TimelineRow>> {
 }
 
 /// The case, built by the same view as `GET /api/v1/applications/{id}`.
-pub async fn case(State(state): State<AppState>, session: PageSession, Path(id): Path<String>) -> ApiResult<CasePage> {
-    case_page(&state, &session, &id, None).await
+pub async fn case(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: PageSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let mut page = case_page(&state, &session, &id, None).await?;
+    // A dispute typed when the session had ended: its reason is back in the open form.
+    let kept = super::drafts::take(&state, &headers, &session, &format!("/applications/{id}"));
+    let comment = kept.as_ref().and_then(|pairs| pairs.iter().find(|(k, _)| k == "comment"));
+    if let Some((_, c)) = comment {
+        page.dispute_comment = c.clone();
+    }
+    let mut res = page.into_response();
+    if kept.is_some() {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, super::drafts::clear_cookie(&state));
+    }
+    Ok(res)
 }
 
 /// The case page; with a refused dispute (its error and the comment sent) the form shows again.
@@ -585,24 +752,17 @@ pub async fn case_page(
     let (state, id) = (state.clone(), id.to_string());
     let app = api::visible_application(&state, session.caller(), &id).await?;
     let is_owner = matches!(session.caller(), crate::auth::Caller::Firm(f) if f.id == app.firm_id);
+    let editable = is_owner && app.status.editable();
+    let stored_form = app.form.clone();
     let v = api::application_view(&state, session.caller(), app).await?;
-    let materials: Vec<MaterialRow> = v
-        .materials
-        .iter()
-        .map(|m| MaterialRow {
-            id: m.id.clone(),
-            kind: m.kind.label(),
-            kind_id: m.kind.id(),
-            filename: m.filename.clone(),
-            size_kb: (m.size + 1023) / 1024,
-            first_page: super::page_images::page_url(&v.id, &m.id, 1),
-        })
-        .collect();
-    let missing = MaterialKind::ALL
-        .iter()
-        .filter(|k| k.required() && !v.materials.iter().any(|m| m.kind == **k))
-        .map(|k| k.label())
-        .collect();
+    let kind_blocks = kind_blocks(&v.id, &v.materials);
+    let tasklist = if editable {
+        let form: serde_json::Value = serde_json::from_str(&stored_form).map_err(ApiError::internal)?;
+        let kinds: Vec<MaterialKind> = v.materials.iter().map(|m| m.kind).collect();
+        task_list(&state, &formdata::values_of(&form), &format!("/applications/{id}/edit"), Some((&id, &kinds)))
+    } else {
+        TaskList::default()
+    };
     let (prereview_state, progress, outcome) = match &v.prereview {
         Some(p) => (
             p.state.clone(),
@@ -668,17 +828,14 @@ pub async fn case_page(
         district_label: v.district.label(),
         process_label: v.night_work.process.label(),
         next_step: next_step(v.status),
-        editable: is_owner && v.status.editable(),
+        editable,
         can_dispute: is_owner && v.status == ApplicationStatus::NeedsCorrection && !contestable.is_empty(),
         can_withdraw,
         is_owner,
         refresh,
-        materials,
-        missing,
-        kinds: MaterialKind::ALL
-            .iter()
-            .map(|k| super::Opt { value: k.id().into(), label: k.label().into(), selected: false })
-            .collect(),
+        materials_count: v.materials.len(),
+        kind_blocks,
+        tasklist,
         prereview_state,
         progress,
         outcome,
@@ -689,7 +846,6 @@ pub async fn case_page(
         timeline: timeline(&state, &id).await?,
         tracks,
         permit_status: v.permit.as_ref().map(|p| super::public::permit_status_label(&p.status)).unwrap_or(""),
-        submit_key: uuid::Uuid::new_v4().to_string(),
         errors: match refused {
             Some((e, _)) => {
                 let comment = super::Field::new("comment", "理由", "textarea");

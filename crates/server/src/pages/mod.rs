@@ -7,13 +7,16 @@
 pub mod accounts;
 pub mod applicant;
 pub mod case_actions;
+pub mod check;
 pub mod complaints;
+pub mod drafts;
 pub mod formdata;
 pub mod inspections;
 pub mod notice;
 pub mod page_images;
 pub mod public;
 pub mod session;
+pub mod tasks;
 // Staff pages: review, audit, admin.
 pub mod admin;
 pub mod audit;
@@ -51,8 +54,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/applications/{id}/edit", get(applicant::edit_form).post(applicant::edit))
         .route("/applications/{id}/materials", post(applicant::upload))
         .route("/applications/{id}/submit", post(applicant::submit))
+        .route("/applications/{id}/check", get(check::page))
         // The case page's own forms and page images.
         .route("/applications/{id}/materials/{material_id}/pages/{page}", get(page_images::page_image))
+        .route("/applications/{id}/materials/{material_id}/thumbnail", get(page_images::thumbnail))
         .route("/applications/{id}/materials/{material_id}/delete", post(case_actions::delete_material))
         .route("/applications/{id}/materials/{material_id}/replace", post(case_actions::replace_material))
         .route("/applications/{id}/disputes", post(case_actions::dispute))
@@ -63,6 +68,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/complaints/{reference}", get(complaints::show))
         .route("/static/{*path}", get(asset))
         .merge(staff_routes())
+        // Inside the origin check: only this site's own posts are ever kept.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), drafts::keep_expired_posts))
         .route_layer(axum::middleware::from_fn_with_state(state, session::same_origin_only))
 }
 

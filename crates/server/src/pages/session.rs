@@ -26,7 +26,7 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn secure(state: &AppState) -> bool {
+pub(super) fn secure(state: &AppState) -> bool {
     state.settings.server.public_base_url.starts_with("https://")
 }
 
@@ -57,7 +57,7 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
     HeaderValue::from_str(&c.to_string()).unwrap_or(HeaderValue::from_static("np_session=; Max-Age=0; Path=/"))
 }
 
-fn cookie_token(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie_token(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -139,13 +139,62 @@ async fn from_cookie(parts: &Parts, state: &AppState) -> Result<Option<PageSessi
 }
 
 /// A page that needs a signed-in account sends everyone else to the sign-in page, and back
-/// here afterwards.
-pub struct SignInFirst(String);
+/// here afterwards. A post (a form sent after the session ended) is marked with
+/// [`SignInToContinue`] so [`super::drafts`] can keep what was typed.
+pub struct SignInFirst {
+    back: String,
+    posted: bool,
+}
+
+/// On the sign-in redirect of a post: the page the form came from, to return to.
+#[derive(Clone)]
+pub struct SignInToContinue {
+    pub back: String,
+}
 
 impl IntoResponse for SignInFirst {
     fn into_response(self) -> Response {
-        Redirect::to(&format!("/login?next={}", percent_path(&self.0))).into_response()
+        let mut res = Redirect::to(&format!("/login?next={}", percent_path(&self.back))).into_response();
+        if self.posted {
+            res.extensions_mut().insert(SignInToContinue { back: self.back });
+        }
+        res
     }
+}
+
+/// Where to come back to after signing in. A page (GET) is itself; a post returns to the page
+/// its form was on: the `Referer`'s path when it names this host (the pages send it, policy
+/// `same-origin`), otherwise the page each kind of post belongs to. Only local paths are kept.
+fn return_path(parts: &Parts) -> String {
+    let own = |p: &str| super::local_path(Some(p));
+    if parts.method == Method::GET {
+        let here = parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str());
+        return own(here).unwrap_or_else(|| "/".into());
+    }
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let referer = parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .filter(|u| !host.is_empty() && u.authority().is_some_and(|a| a.as_str() == host))
+        .and_then(|u| u.path_and_query().and_then(|pq| own(pq.as_str())));
+    referer.unwrap_or_else(|| page_of_post(parts.uri.path()))
+}
+
+/// The page a post is sent from, when the browser did not say: the new form for a new
+/// application, the edit form for an edit, the case for its other actions.
+fn page_of_post(path: &str) -> String {
+    if path == "/applications" {
+        return "/applications/new".into();
+    }
+    if let Some(rest) = path.strip_prefix("/applications/") {
+        let id = rest.split('/').next().unwrap_or("");
+        if !id.is_empty() {
+            return if rest.ends_with("/edit") { path.to_string() } else { format!("/applications/{id}") };
+        }
+    }
+    "/".into()
 }
 
 /// A local path as a query value: only characters that need no escaping are kept as they are.
@@ -178,11 +227,10 @@ impl FromRequestParts<AppState> for PageSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match from_cookie(parts, state).await {
             Ok(Some(s)) => Ok(s),
-            Ok(None) => {
-                // Only GET pages are worth coming back to; a post without a session starts over.
-                let back = if parts.method == Method::GET { parts.uri.path().to_string() } else { "/".into() };
-                Err(SessionRejection::SignIn(SignInFirst(back)))
-            }
+            Ok(None) => Err(SessionRejection::SignIn(SignInFirst {
+                back: return_path(parts),
+                posted: parts.method != Method::GET,
+            })),
             Err(e) => Err(SessionRejection::Failed(e)),
         }
     }
@@ -238,6 +286,33 @@ mod tests {
     fn next_paths_are_escaped() {
         assert_eq!(percent_path("/applications/ab-1"), "/applications/ab-1");
         assert_eq!(percent_path("/a?b=c&d"), "/a%3Fb%3Dc%26d");
+    }
+
+    fn parts(method: Method, uri: &str, referer: Option<&str>) -> Parts {
+        let mut b = axum::http::Request::builder().method(method).uri(uri).header(header::HOST, "np.example:8080");
+        if let Some(r) = referer {
+            b = b.header(header::REFERER, r);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn a_post_returns_to_the_local_page_it_came_from() {
+        let p = parts(
+            Method::POST,
+            "/applications/a1/edit",
+            Some("http://np.example:8080/applications/a1/edit?from=check"),
+        );
+        assert_eq!(return_path(&p), "/applications/a1/edit?from=check");
+        // Another site's address is never followed: the post's own page instead.
+        let p = parts(Method::POST, "/applications/a1/submit", Some("http://evil.example/applications/a1"));
+        assert_eq!(return_path(&p), "/applications/a1");
+        let p = parts(Method::POST, "/applications", None);
+        assert_eq!(return_path(&p), "/applications/new");
+        let p = parts(Method::POST, "/logout", Some("http://np.example:8080//evil.example/x"));
+        assert_eq!(return_path(&p), "/");
+        let p = parts(Method::GET, "/applications/a1/check?x=1", None);
+        assert_eq!(return_path(&p), "/applications/a1/check?x=1");
     }
 
     #[test]
