@@ -79,7 +79,7 @@ pub fn task_of(field: &str) -> Option<&'static str> {
 pub fn form_errors(values: &BTreeMap<String, String>, today: chrono::NaiveDate) -> Vec<FieldError> {
     let pairs: Vec<(String, String)> = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let posted = formdata::application(&pairs);
-    match crate::form::validate_form(&posted.json, today) {
+    match nightpermit_cases::form::validate_form(&posted.json, today) {
         Ok(_) => Vec::new(),
         Err(errors) => posted.page_errors(errors),
     }
