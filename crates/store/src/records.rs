@@ -15,6 +15,8 @@ pub struct FirmRecord {
     pub contact_phone: String,
     pub grade: String,
     pub created_at: i64,
+    /// Where notifications about its cases are mailed; `None` means none are.
+    pub contact_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

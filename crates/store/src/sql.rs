@@ -54,7 +54,8 @@ const MATERIAL_COLUMNS: &str = "id, application_id, kind, filename, content_type
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_after, lease_until, locked_by, last_error, created_at, updated_at";
 const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
 const AUDIT_COLUMNS: &str = "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash";
-const FIRM_COLUMNS: &str = "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at";
+const FIRM_COLUMNS: &str =
+    "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at, contact_email";
 const TRACK_COLUMNS: &str =
     "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
 const DECISION_COLUMNS: &str =
@@ -533,7 +534,7 @@ impl Store for SqlStore {
     async fn create_firm(&self, firm: &FirmRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let inserted =
-            sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
                 .bind(&firm.id)
                 .bind(&firm.credit_code)
                 .bind(&firm.name)
@@ -542,6 +543,7 @@ impl Store for SqlStore {
                 .bind(&firm.contact_phone)
                 .bind(&firm.grade)
                 .bind(firm.created_at)
+                .bind(&firm.contact_email)
                 .execute(&mut *tx)
                 .await;
         match inserted {
