@@ -308,6 +308,9 @@ pub struct EventPayload {
     pub from: String,
     pub to: String,
     pub at: i64,
+    /// The department, for `application.track_decided` (one department's decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// One delivery attempt of an event to one webhook.

@@ -373,7 +373,17 @@ impl SqlStore {
             from: from.into(),
             to: to.into(),
             at: now,
+            department: None,
         };
+        Self::enqueue_event_payload(tx, &event, now).await
+    }
+
+    /// Queues a prepared event (one that carries more than the status change) in `tx`.
+    async fn enqueue_event_payload(
+        tx: &mut Transaction<'static, Any>,
+        event: &EventPayload,
+        now: i64,
+    ) -> StoreResult<()> {
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         insert_job(&mut **tx, &format!("event-{}", event.id), JOB_KIND_EVENT, &payload, 5, now).await
     }
@@ -1287,6 +1297,18 @@ impl Store for SqlStore {
         .bind(track.round)
         .fetch_all(&mut *tx)
         .await?;
+        // One department's decision is news for the firm even when the other has not decided yet.
+        let track_event = EventPayload {
+            id: uuid::Uuid::now_v7().to_string(),
+            event: "application.track_decided".into(),
+            subject: "application".into(),
+            subject_id: track.application_id.clone(),
+            from: TrackStatus::Pending.id().into(),
+            to: d.status.id().into(),
+            at: d.now,
+            department: Some(track.department.id().into()),
+        };
+        Self::enqueue_event_payload(&mut tx, &track_event, d.now).await?;
         let round_tracks: Vec<TrackStatus> = siblings.iter().map(|t| t.status).collect();
         let next = nightpermit_domain::combined_status(d.status, &round_tracks);
         let new_status = next.unwrap_or(current);
