@@ -292,6 +292,8 @@ pub struct PermitRecord {
 pub const JOB_KIND_EVENT: &str = "event";
 /// Job kind: one event to deliver to one webhook, retried on its own.
 pub const JOB_KIND_WEBHOOK: &str = "webhook";
+/// Job kind: one event to mail to one person (the applicant or the complainant), retried on its own.
+pub const JOB_KIND_MAIL: &str = "mail";
 
 /// An event as queued in the same transaction as the change it announces (an outbox), so an
 /// event is never lost nor sent for a change that was rolled back.
@@ -321,6 +323,7 @@ pub struct DeliveryRecord {
     pub event: String,
     pub target: String,
     pub attempt: i64,
+    /// The HTTP status a webhook answered, or the SMTP reply code for a mail (`mailto:` target).
     pub http_status: Option<i64>,
     pub error: Option<String>,
     /// 1 if the receiver answered 2xx.
