@@ -404,6 +404,7 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
         contact_phone: "13800000000".into(),
         grade: "green".into(),
         created_at: chrono::Utc::now().timestamp_millis(),
+        contact_email: None,
     };
     let mut lines = vec![];
     match store.create_firm(&firm, "demo").await {

@@ -140,11 +140,63 @@ pub struct NotificationSettings {
     pub retry_base_secs: u64,
     /// Per attempt.
     pub timeout_secs: u64,
+    /// Mail to the people a change concerns (the applicant, the complainant).
+    pub email: EmailSettings,
 }
 
 impl Default for NotificationSettings {
     fn default() -> Self {
-        NotificationSettings { webhooks: vec![], max_attempts: 8, retry_base_secs: 10, timeout_secs: 10 }
+        NotificationSettings {
+            webhooks: vec![],
+            max_attempts: 8,
+            retry_base_secs: 10,
+            timeout_secs: 10,
+            email: EmailSettings::default(),
+        }
+    }
+}
+
+/// How the connection to the SMTP relay is protected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or a test sink.
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (no silent fallback).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// `[notifications.email]`: the SMTP relay mails go through. Off unless `enabled`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EmailSettings {
+    pub enabled: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    /// The sender address (`From:` and the envelope).
+    pub from: String,
+    /// The sender's display name.
+    pub from_name: String,
+    /// Credentials for the relay, when it wants them (both or neither).
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            enabled: false,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            tls: SmtpTls::Starttls,
+            from: "noreply@nightpermit.example".into(),
+            from_name: "上海市夜间施工许可".into(),
+            username: None,
+            password: None,
+        }
     }
 }
 
@@ -305,6 +357,19 @@ impl Settings {
         if !(i.weight_green <= i.weight_yellow && i.weight_yellow <= i.weight_red) {
             bail!("[inspections] weights must rank red >= yellow >= green");
         }
+        let e = &self.notifications.email;
+        if e.enabled {
+            // Checked at start-up so a typo stops the service instead of every mail failing.
+            if e.smtp_host.trim().is_empty() || e.smtp_port == 0 {
+                bail!("[notifications.email] is enabled but smtp_host or smtp_port is empty");
+            }
+            if !crate::form::valid_email(&e.from) {
+                bail!("[notifications.email] from = {:?} is not an e-mail address", e.from);
+            }
+            if e.username.is_some() != e.password.is_some() {
+                bail!("[notifications.email] needs both username and password, or neither");
+            }
+        }
         Ok(())
     }
 
@@ -358,6 +423,21 @@ mod tests {
         assert_eq!(s.districts.len(), 16);
         assert_eq!(s.district(District::Jingan).construction_authority, "静安区建设管理委员会");
         assert_eq!(s.limits.max_upload_bytes, 20 * 1024 * 1024);
+    }
+
+    #[test]
+    fn e_mail_is_off_by_default_and_checked_when_on() {
+        let mut s = Settings::load(None).expect("defaults are valid");
+        let e = &s.notifications.email;
+        assert!(!e.enabled);
+        assert_eq!((e.smtp_port, e.tls), (587, SmtpTls::Starttls));
+        s.notifications.email.enabled = true;
+        s.validate().expect("the defaults are a usable configuration once enabled");
+        s.notifications.email.from = "noreply".into();
+        assert!(s.validate().is_err(), "a sender that is no address");
+        s.notifications.email.from = "noreply@nightpermit.example".into();
+        s.notifications.email.username = Some("np".into());
+        assert!(s.validate().is_err(), "a user name without a password");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct ComplaintRecord {
     pub description: String,
     pub contact_name: Option<String>,
     pub contact_phone: Option<String>,
+    /// Where the complainant is told when the complaint moves; never shown publicly.
+    pub contact_email: Option<String>,
     pub priority: ComplaintPriority,
     /// JSON list of the permit numbers in force at that place and time.
     pub matched_permits: String,
@@ -141,6 +143,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for ComplaintRecord {
             description: row.try_get("description")?,
             contact_name: row.try_get("contact_name")?,
             contact_phone: row.try_get("contact_phone")?,
+            contact_email: row.try_get("contact_email")?,
             priority: closed("priority", &priority)?,
             matched_permits: row.try_get("matched_permits")?,
             received_at: row.try_get("received_at")?,

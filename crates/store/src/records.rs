@@ -15,6 +15,8 @@ pub struct FirmRecord {
     pub contact_phone: String,
     pub grade: String,
     pub created_at: i64,
+    /// Where notifications about its cases are mailed; `None` means none are.
+    pub contact_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +292,8 @@ pub struct PermitRecord {
 pub const JOB_KIND_EVENT: &str = "event";
 /// Job kind: one event to deliver to one webhook, retried on its own.
 pub const JOB_KIND_WEBHOOK: &str = "webhook";
+/// Job kind: one event to mail to one person (the applicant or the complainant), retried on its own.
+pub const JOB_KIND_MAIL: &str = "mail";
 
 /// An event as queued in the same transaction as the change it announces (an outbox), so an
 /// event is never lost nor sent for a change that was rolled back.
@@ -306,6 +310,9 @@ pub struct EventPayload {
     pub from: String,
     pub to: String,
     pub at: i64,
+    /// The department, for `application.track_decided` (one department's decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// One delivery attempt of an event to one webhook.
@@ -316,6 +323,7 @@ pub struct DeliveryRecord {
     pub event: String,
     pub target: String,
     pub attempt: i64,
+    /// The HTTP status a webhook answered, or the SMTP reply code for a mail (`mailto:` target).
     pub http_status: Option<i64>,
     pub error: Option<String>,
     /// 1 if the receiver answered 2xx.

@@ -59,7 +59,8 @@ const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run
 const ROUND_COLUMNS: &str = "application_id, round, state, submitted_at, started_at, finished_at, outcome, findings, materials, materials_done, materials_total";
 const AUDIT_COLUMNS: &str =
     "seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash, chain_pos";
-const FIRM_COLUMNS: &str = "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at";
+const FIRM_COLUMNS: &str =
+    "id, credit_code, name, password_hash, contact_name, contact_phone, grade, created_at, contact_email";
 const TRACK_COLUMNS: &str =
     "id, application_id, round, department, district, status, reasons, decided_by, decided_at, comment, created_at";
 const DECISION_COLUMNS: &str =
@@ -406,7 +407,17 @@ impl SqlStore {
             from: from.into(),
             to: to.into(),
             at: now,
+            department: None,
         };
+        Self::enqueue_event_payload(tx, &event, now).await
+    }
+
+    /// Queues a prepared event (one that carries more than the status change) in `tx`.
+    async fn enqueue_event_payload(
+        tx: &mut Transaction<'static, Any>,
+        event: &EventPayload,
+        now: i64,
+    ) -> StoreResult<()> {
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         insert_job(&mut **tx, &format!("event-{}", event.id), JOB_KIND_EVENT, &payload, 5, now).await
     }
@@ -593,7 +604,7 @@ impl Store for SqlStore {
     async fn create_firm(&self, firm: &FirmRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let inserted =
-            sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            sqlx::query(&format!("INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
                 .bind(&firm.id)
                 .bind(&firm.credit_code)
                 .bind(&firm.name)
@@ -602,6 +613,7 @@ impl Store for SqlStore {
                 .bind(&firm.contact_phone)
                 .bind(&firm.grade)
                 .bind(firm.created_at)
+                .bind(&firm.contact_email)
                 .execute(&mut *tx)
                 .await;
         match inserted {
@@ -1345,6 +1357,18 @@ impl Store for SqlStore {
         .bind(track.round)
         .fetch_all(&mut *tx)
         .await?;
+        // One department's decision is news for the firm even when the other has not decided yet.
+        let track_event = EventPayload {
+            id: uuid::Uuid::now_v7().to_string(),
+            event: "application.track_decided".into(),
+            subject: "application".into(),
+            subject_id: track.application_id.clone(),
+            from: TrackStatus::Pending.id().into(),
+            to: d.status.id().into(),
+            at: d.now,
+            department: Some(track.department.id().into()),
+        };
+        Self::enqueue_event_payload(&mut tx, &track_event, d.now).await?;
         let round_tracks: Vec<TrackStatus> = siblings.iter().map(|t| t.status).collect();
         let next = nightpermit_domain::combined_status(d.status, &round_tracks);
         let new_status = next.unwrap_or(current);

@@ -16,6 +16,7 @@ async fn seed(s: &dyn Store) -> PermitRecord {
         contact_phone: "13800000000".into(),
         grade: "green".into(),
         created_at: 1,
+        contact_email: None,
     };
     s.create_firm(&firm, "test").await.expect("firm");
     let app = ApplicationRecord {
@@ -58,6 +59,7 @@ fn complaint(reference: &str) -> ComplaintRecord {
         description: "<b>吵</b>".into(),
         contact_name: Some("李四".into()),
         contact_phone: Some("13900000000".into()),
+        contact_email: Some("lisi@example.com".into()),
         priority: ComplaintPriority::Normal,
         matched_permits: "[\"jingan-2026-00001\"]".into(),
         received_at: 200,

@@ -15,6 +15,7 @@ fn firm(id: &str, code: &str) -> FirmRecord {
         contact_phone: "13800000000".into(),
         grade: "green".into(),
         created_at: 1_000,
+        contact_email: Some("office@example.com".into()),
     }
 }
 
@@ -66,6 +67,11 @@ async fn firms_and_staff(s: &dyn Store) {
     ));
     assert_eq!(s.firm_by_credit_code("91310106MA1FL0D44X").await.expect("q").map(|f| f.id), Some("f1".into()));
     assert!(s.firm_by_id("nope").await.expect("q").is_none());
+    // The whole record comes back, the optional e-mail included, and a missing one stays missing.
+    assert_eq!(s.firm_by_id("f1").await.expect("q"), Some(firm("f1", "91310106MA1FL0D44X")));
+    let no_mail = FirmRecord { contact_email: None, ..firm("f3", "91310106MA1FL0D45X") };
+    s.create_firm(&no_mail, "firm:f3").await.expect("create without e-mail");
+    assert_eq!(s.firm_by_id("f3").await.expect("q"), Some(no_mail));
     let staff = StaffRecord {
         id: "s1".into(),
         username: "jingan-construction".into(),

@@ -1,17 +1,20 @@
 //! The job loop: claims jobs from the store's queue and runs them — the OCR pre-review, the
-//! sealing of approved cases, event fan-out and webhook deliveries — plus periodic
+//! sealing of approved cases, event fan-out, webhook deliveries and mails — plus periodic
 //! housekeeping (expiring permits, purging ended sessions). What a job's result means for the
 //! case is decided by `nightpermit-cases`; this crate only runs the jobs, and needs no HTTP
 //! server (`nightpermit worker`).
 #![forbid(unsafe_code)]
 
+pub mod mail;
 pub mod notify;
 
 use anyhow::Context;
 use nightpermit_cases::prereview::PrereviewStart;
 use nightpermit_cases::{Cases, Settings};
 use nightpermit_prereview::Prereviewer;
-use nightpermit_store::{JobRecord, JOB_KIND_EVENT, JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_WEBHOOK};
+use nightpermit_store::{
+    JobRecord, JOB_KIND_EVENT, JOB_KIND_MAIL, JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_WEBHOOK,
+};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +95,7 @@ pub async fn run(cases: Cases, prereviewer: Arc<Prereviewer>, worker_id: String,
         match cases
             .store
             .claim_job(
-                &[JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_EVENT, JOB_KIND_WEBHOOK],
+                &[JOB_KIND_PREREVIEW, JOB_KIND_SEAL, JOB_KIND_EVENT, JOB_KIND_WEBHOOK, JOB_KIND_MAIL],
                 &worker_id,
                 now,
                 lease_ms,
@@ -129,11 +132,11 @@ async fn retry_later(cases: &Cases, worker_id: &str, job: &JobRecord, error: &st
 /// Runs one claimed job to its end: done, failed for a retry, or handed to a human.
 async fn handle_job(cases: Cases, prereviewer: Arc<Prereviewer>, worker_id: String, job: JobRecord) {
     let started = std::time::Instant::now();
-    if job.kind == JOB_KIND_EVENT || job.kind == JOB_KIND_WEBHOOK {
-        let done = if job.kind == JOB_KIND_EVENT {
-            notify::fan_out(&cases, &worker_id, &job).await
-        } else {
-            notify::deliver(&cases, &worker_id, &job).await
+    if job.kind == JOB_KIND_EVENT || job.kind == JOB_KIND_WEBHOOK || job.kind == JOB_KIND_MAIL {
+        let done = match job.kind.as_str() {
+            JOB_KIND_EVENT => notify::fan_out(&cases, &worker_id, &job).await,
+            JOB_KIND_WEBHOOK => notify::deliver(&cases, &worker_id, &job).await,
+            _ => mail::deliver(&cases, &worker_id, &job).await,
         };
         if let Err(e) = done {
             tracing::error!(job = %job.id, error = %e, "notification job failed");

@@ -1,11 +1,12 @@
 //! Events out: a case's status change is queued as an event job in the same transaction as the
 //! change (the store's outbox); the worker fans each event out into one delivery job per
 //! configured webhook, so each receiver is retried on its own with back-off, and every attempt
-//! lands in the delivery log. Secrets stay in configuration, never in the job table.
+//! lands in the delivery log. Secrets stay in configuration, never in the job table. The same
+//! fan-out queues the mails (`crate::mail`) for the people an event concerns.
 
 use anyhow::Context;
 use hmac::{Hmac, Mac};
-use nightpermit_cases::config::Webhook;
+use nightpermit_cases::config::{NotificationSettings, Webhook};
 use nightpermit_cases::Cases;
 use nightpermit_store::{DeliveryRecord, EventPayload, JobRecord, JOB_KIND_WEBHOOK};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ pub async fn fan_out(state: &Cases, worker_id: &str, job: &JobRecord) -> anyhow:
         let id = format!("webhook-{}-{i}", event.id);
         state.store.enqueue_job(&id, JOB_KIND_WEBHOOK, &payload, n.max_attempts.max(1), state.clock.now_ms()).await?;
     }
+    crate::mail::queue(state, &event).await?;
     state.store.complete_job(&job.id, worker_id, state.clock.now_ms()).await?;
     Ok(())
 }
@@ -106,14 +108,19 @@ pub async fn deliver(state: &Cases, worker_id: &str, job: &JobRecord) -> anyhow:
             state.store.complete_job(&job.id, worker_id, now).await?;
         }
         Some(e) => {
-            let exp = u32::try_from(job.attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-            let wait_secs = n.retry_base_secs.saturating_mul(1u64 << exp).min(3600);
-            let retry_at = now + i64::try_from(wait_secs * 1000).unwrap_or(3_600_000);
             tracing::warn!(url = %d.url, attempt = job.attempts, error = %e, "webhook delivery failed; will retry");
-            state.store.fail_job(&job.id, worker_id, &e, now, retry_at).await?;
+            state.store.fail_job(&job.id, worker_id, &e, now, backoff_until(n, job.attempts, now)).await?;
         }
     }
     Ok(())
+}
+
+/// When a delivery that failed its `attempts`-th try is tried again: the n-th retry waits
+/// retry_base_secs × 2^(n-1), at most an hour. Shared by webhooks and mails.
+pub(crate) fn backoff_until(n: &NotificationSettings, attempts: i64, now: i64) -> i64 {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    let wait_secs = n.retry_base_secs.saturating_mul(1u64 << exp).min(3600);
+    now + i64::try_from(wait_secs * 1000).unwrap_or(3_600_000)
 }
 
 #[cfg(test)]

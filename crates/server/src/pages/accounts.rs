@@ -154,6 +154,8 @@ pub struct RegisterForm {
     contact_name: String,
     #[serde(default)]
     contact_phone: String,
+    #[serde(default)]
+    contact_email: String,
 }
 
 fn register_fields(f: &RegisterForm) -> Vec<Field> {
@@ -166,6 +168,11 @@ fn register_fields(f: &RegisterForm) -> Vec<Field> {
         Field::new("password", "密码", "password").autocomplete("new-password").hint("至少8位，不能全是数字"),
         Field::new("contact_name", "联系人", "text").value(v(&f.contact_name).as_ref()).autocomplete("name"),
         Field::new("contact_phone", "联系电话", "tel").value(v(&f.contact_phone).as_ref()).autocomplete("tel"),
+        Field::new("contact_email", "电子邮箱", "email")
+            .value(v(&f.contact_email).as_ref())
+            .optional()
+            .autocomplete("email")
+            .hint("选填；填写后，预审结果、部门审核意见和发证情况会发到这个邮箱，不会公开"),
     ]
 }
 
@@ -201,6 +208,7 @@ pub async fn register(State(state): State<AppState>, Form(f): Form<RegisterForm>
         ("password", &f.password),
         ("contact_name", &f.contact_name),
         ("contact_phone", &f.contact_phone),
+        ("contact_email", &f.contact_email),
     ] {
         if !v.trim().is_empty() {
             body.insert(k.into(), json!(v));

@@ -38,6 +38,8 @@ pub struct ComplaintForm {
     contact_name: String,
     #[serde(default, rename = "contact.phone")]
     contact_phone: String,
+    #[serde(default, rename = "contact.email")]
+    contact_email: String,
 }
 
 fn fields(f: &ComplaintForm, errors: &[FieldError]) -> Vec<Field> {
@@ -65,6 +67,11 @@ fn fields(f: &ComplaintForm, errors: &[FieldError]) -> Vec<Field> {
             .value(v(&f.contact_phone).as_ref())
             .optional()
             .autocomplete("tel"),
+        Field::new("contact.email", "电子邮箱", "email")
+            .value(v(&f.contact_email).as_ref())
+            .optional()
+            .autocomplete("email")
+            .hint("选填；填写后，投诉每推进一步都会发邮件告诉您，不会公开"),
     ]
     .into_iter()
     .map(|fl| fl.errors_from(errors))
@@ -124,8 +131,14 @@ pub async fn file(
         19 => format!("{occurred}+08:00"),
         _ => occurred.to_string(),
     };
-    let contact = (none_if_empty(&f.contact_name).is_some() || none_if_empty(&f.contact_phone).is_some())
-        .then(|| ComplaintContact { name: none_if_empty(&f.contact_name), phone: none_if_empty(&f.contact_phone) });
+    let contact = [&f.contact_name, &f.contact_phone, &f.contact_email]
+        .iter()
+        .any(|s| none_if_empty(s).is_some())
+        .then(|| ComplaintContact {
+            name: none_if_empty(&f.contact_name),
+            phone: none_if_empty(&f.contact_phone),
+            email: none_if_empty(&f.contact_email),
+        });
     let body = NewComplaint {
         district: f.district.trim().to_string(),
         // The permit number wins when both are given, as in the API.

@@ -23,6 +23,10 @@ pub struct RegisterFirm {
     password: String,
     contact_name: String,
     contact_phone: String,
+    /// Optional: where notifications about the firm's cases are mailed (pre-review answered,
+    /// a department decided, permit issued). Never shown publicly. `INVALID_EMAIL` if malformed.
+    #[schema(example = "office@example.com")]
+    contact_email: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -71,10 +75,12 @@ pub async fn register(state: &AppState, body: &Value) -> ApiResult<FirmView> {
     };
     let contact_name = c.text("contact_name", "联系人", 50);
     let contact_phone = c.phone("contact_phone");
-    let (Some(code), Some(name), Some(password), Some(contact_name), Some(contact_phone)) =
-        (code, name, password, contact_name, contact_phone)
+    let contact_email = c.optional_email("contact_email");
+    let errors = c.into_errors();
+    let (Some(code), Some(name), Some(password), Some(contact_name), Some(contact_phone), true) =
+        (code, name, password, contact_name, contact_phone, errors.is_empty())
     else {
-        return Err(ApiError::validation(c.into_errors()));
+        return Err(ApiError::validation(errors));
     };
     let password_hash =
         state.protection.password_job(move || hash_password(&password)).await?.map_err(ApiError::internal)?;
@@ -87,6 +93,7 @@ pub async fn register(state: &AppState, body: &Value) -> ApiResult<FirmView> {
         contact_phone,
         grade: "green".into(),
         created_at: state.clock.now_ms(),
+        contact_email,
     };
     match state.store.create_firm(&firm, &format!("firm:{}", firm.credit_code)).await {
         Err(nightpermit_store::StoreError::AlreadyExists(_)) => {

@@ -23,6 +23,9 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ComplaintContact {
     pub name: Option<String>,
     pub phone: Option<String>,
+    /// Where the complainant is told each time the complaint moves; `INVALID_EMAIL` if malformed.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,6 +91,7 @@ pub struct PublicComplaint {
 pub struct StaffComplaintContact {
     pub name: Option<String>,
     pub phone: Option<String>,
+    pub email: Option<String>,
 }
 
 /// A complaint as the district's inspectors see it: everything needed to follow it up.
@@ -203,7 +207,11 @@ fn staff_view(c: &ComplaintRecord, now: i64) -> ApiResult<StaffComplaint> {
         permit_number: c.permit_number.clone(),
         occurred_at: rfc3339(c.occurred_at),
         description: c.description.clone(),
-        contact: StaffComplaintContact { name: c.contact_name.clone(), phone: c.contact_phone.clone() },
+        contact: StaffComplaintContact {
+            name: c.contact_name.clone(),
+            phone: c.contact_phone.clone(),
+            email: c.contact_email.clone(),
+        },
         noise_db: c.noise_tenths_db.map(|t| t as f64 / 10.0),
         rectification_ordered: c.rectification_ordered,
         rectified: c.rectified,
@@ -276,6 +284,10 @@ pub async fn file_complaint(
     {
         errors.push(FieldError::new("contact.phone", "INVALID_PHONE", "电话号码只能包含数字、空格、+ 和 -，最多20位"));
     }
+    let contact_email = optional_text(body.contact.as_ref().and_then(|c| c.email.as_deref()));
+    if contact_email.as_deref().is_some_and(|e| !nightpermit_cases::form::valid_email(e)) {
+        errors.push(FieldError::new("contact.email", "INVALID_EMAIL", nightpermit_cases::form::INVALID_EMAIL_MESSAGE));
+    }
     let (Some(district), Some(occurred_at), true) = (district, occurred_at, errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
@@ -299,6 +311,7 @@ pub async fn file_complaint(
         description,
         contact_name,
         contact_phone,
+        contact_email,
         priority,
         matched_permits: serde_json::to_string(&matched).map_err(ApiError::internal)?,
         received_at: now,

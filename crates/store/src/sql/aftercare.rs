@@ -9,7 +9,7 @@ use nightpermit_domain::{ComplaintStep, InspectionStatus, Role};
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
-const COMPLAINT_COLUMNS: &str = "id, reference, district, address, permit_number, occurred_at, description, contact_name, contact_phone, priority, matched_permits, received_at, contact_by, inspect_by, check_by, conclude_by, contacted_at, contacted_by, contact_note, inspected_at, inspected_by, noise_tenths_db, rectification_ordered, inspect_note, checked_at, checked_by, rectified, check_note, concluded_at, concluded_by, outcome, conclude_note";
+const COMPLAINT_COLUMNS: &str = "id, reference, district, address, permit_number, occurred_at, description, contact_name, contact_phone, priority, matched_permits, received_at, contact_by, inspect_by, check_by, conclude_by, contacted_at, contacted_by, contact_note, inspected_at, inspected_by, noise_tenths_db, rectification_ordered, inspect_note, checked_at, checked_by, rectified, check_note, concluded_at, concluded_by, outcome, conclude_note, contact_email";
 const INSPECTION_COLUMNS: &str = "id, draw_id, permit_number, firm_id, district, inspector_id, status, noise_tenths_db, measures_ok, comment, result_at, created_at";
 const DRAW_COLUMNS: &str = "id, district, seed, requested, frame, inspectors, drawn_by, drawn_at";
 
@@ -39,7 +39,7 @@ impl AftercareStore for SqlStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO complaints ({COMPLAINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $17)"
         ))
         .bind(&c.id)
         .bind(&c.reference)
@@ -57,6 +57,7 @@ impl AftercareStore for SqlStore {
         .bind(c.inspect_by)
         .bind(c.check_by)
         .bind(c.conclude_by)
+        .bind(&c.contact_email)
         .execute(&mut *tx)
         .await
         .map_err(|e| if super::is_unique_violation(&e) { StoreError::AlreadyExists("reference") } else { e.into() })?;
