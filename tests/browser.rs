@@ -459,6 +459,14 @@ async fn reviewers_auditors_and_admins_work_from_their_pages() {
     j.click("[data-action=create-staff]").await;
     assert!(j.has("[data-staff=jc2]").await);
     assert_eq!(app.state.store.staff_by_username("jc2").await.expect("db").expect("created").role.id(), "reviewer");
+    // The admin disables the new account and sees it marked; their own row has no such button.
+    assert!(!j.has("[data-staff=adm] [data-action=disable-staff]").await);
+    j.click("[data-staff=jc2] [data-action=disable-staff]").await;
+    assert!(j.has("[data-staff=jc2][data-disabled=true] [data-account-state=disabled]").await);
+    assert!(j.has("[data-staff=jc2] [data-action=enable-staff]").await);
+    assert!(j.has("[data-staff=jc][data-disabled=false]").await);
+    assert!(app.state.store.staff_by_username("jc2").await.expect("db").expect("jc2").disabled_at.is_some());
+    j.shot("admin-staff-disabled").await;
     let rules = dir.join("no-rules.toml");
     std::fs::write(&rules, "id = \"lenient\"\nversion = \"1\"\nrules = []\n").expect("write");
     j.upload_file("form[action='/admin/rules/simulate']", &rules).await;

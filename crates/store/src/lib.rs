@@ -92,6 +92,12 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>>;
     /// Every staff account, by username.
     async fn list_staff(&self) -> StoreResult<Vec<StaffRecord>>;
+    /// Disables a staff account and ends all its sessions in one transaction; audited. A second
+    /// call keeps the first time. Returns how many sessions ended; NotFound if there is no such
+    /// account.
+    async fn disable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<u64>;
+    /// Lets a disabled staff account sign in again; audited. NotFound if there is no such account.
+    async fn enable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;

@@ -26,6 +26,8 @@ pub struct StaffRecord {
     pub department: Option<Department>,
     pub district: Option<District>,
     pub created_at: i64,
+    /// When an admin disabled the account (it cannot sign in); None while it is in use.
+    pub disabled_at: Option<i64>,
 }
 
 /// Decodes one closed-set column, naming the column when the stored text is outside the set.
@@ -51,6 +53,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for StaffRecord {
             department: department.map(|d| closed("department", &d)).transpose()?,
             district: district.map(|d| closed("district", &d)).transpose()?,
             created_at: row.try_get("created_at")?,
+            disabled_at: row.try_get("disabled_at")?,
         })
     }
 }

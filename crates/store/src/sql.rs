@@ -61,7 +61,7 @@ const DECISION_COLUMNS: &str =
     "application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at";
 const PERMIT_COLUMNS: &str =
     "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
-const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
+const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at, disabled_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
@@ -576,16 +576,18 @@ impl Store for SqlStore {
 
     async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(&format!("INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-            .bind(&staff.id)
-            .bind(&staff.username)
-            .bind(&staff.password_hash)
-            .bind(staff.role.id())
-            .bind(staff.department.map(|d| d.id()))
-            .bind(staff.district.map(|d| d.id()))
-            .bind(staff.created_at)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query(&format!("INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&staff.id)
+                .bind(&staff.username)
+                .bind(&staff.password_hash)
+                .bind(staff.role.id())
+                .bind(staff.department.map(|d| d.id()))
+                .bind(staff.district.map(|d| d.id()))
+                .bind(staff.created_at)
+                .bind(staff.disabled_at)
+                .execute(&mut *tx)
+                .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists("username")),
             other => other?,
@@ -621,6 +623,63 @@ impl Store for SqlStore {
         Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY username"))
             .fetch_all(&self.read)
             .await?)
+    }
+
+    async fn disable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let before: Option<(Option<i64>,)> = sqlx::query_as("SELECT disabled_at FROM staff WHERE id = $1")
+            .bind(staff_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (before,) = before.ok_or(StoreError::NotFound)?;
+        // Disabling twice keeps the first time: that is when the account stopped working.
+        sqlx::query("UPDATE staff SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+            .bind(now)
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = end_sessions(&mut tx, "staff", staff_id, None).await?;
+        let after = serde_json::json!({"disabled_at": before.unwrap_or(now), "sessions_ended": ended});
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "staff.disabled",
+                entity: "staff",
+                entity_id: staff_id,
+                before: Some(serde_json::json!({"disabled_at": before}).to_string()),
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn enable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let before: Option<(Option<i64>,)> = sqlx::query_as("SELECT disabled_at FROM staff WHERE id = $1")
+            .bind(staff_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (before,) = before.ok_or(StoreError::NotFound)?;
+        sqlx::query("UPDATE staff SET disabled_at = NULL WHERE id = $1").bind(staff_id).execute(&mut *tx).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "staff.enabled",
+                entity: "staff",
+                entity_id: staff_id,
+                before: Some(serde_json::json!({"disabled_at": before}).to_string()),
+                after: Some(serde_json::json!({"disabled_at": null}).to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
