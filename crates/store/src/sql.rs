@@ -1279,7 +1279,7 @@ impl Store for SqlStore {
         district: &str,
         department: &str,
         status: Option<&str>,
-    ) -> StoreResult<Vec<TrackRecord>> {
+    ) -> StoreResult<Vec<QueueEntry>> {
         let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
         let (filter, bind_status) = match status {
             // A pending task whose case has left review (the other department rejected or asked
@@ -1288,15 +1288,54 @@ impl Store for SqlStore {
             Some(s) => ("AND t.status = $3", Some(s)),
             None => ("", None),
         };
+        // The project name lives in the form document; each dialect reads it with its own JSON
+        // function so the queue is one query however long it is.
+        let project_name = match self.backend {
+            Backend::Sqlite => "CAST(json_extract(a.form, '$.project.name') AS TEXT)",
+            Backend::Postgres => "(a.form::json -> 'project' ->> 'name')",
+        };
         let sql = format!(
-            "SELECT {columns} FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+            "SELECT {columns}, COALESCE({project_name}, '') AS project_name, f.name AS firm_name, \
+             a.start_date AS start_date, a.end_date AS end_date, \
+             o.department AS other_department, o.status AS other_status \
+             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             JOIN firms f ON f.id = a.firm_id \
+             LEFT JOIN review_tracks o ON o.application_id = t.application_id AND o.round = t.round \
+               AND o.department <> t.department \
              WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id"
         );
-        let mut q = sqlx::query_as::<_, TrackRecord>(&sql).bind(district).bind(department);
+        let mut q = sqlx::query_as::<_, QueueEntry>(&sql).bind(district).bind(department);
         if let Some(s) = bind_status {
             q = q.bind(s);
         }
         Ok(q.fetch_all(&self.read).await?)
+    }
+
+    async fn review_queue_counts(&self, district: &str, department: &str) -> StoreResult<QueueCounts> {
+        // Counted as `review_queue` filters: a pending task of a case that has left review, or
+        // of a superseded round, is in `all` but not in `pending`.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN t.status = 'pending' AND (a.status <> 'under_review' OR t.round <> a.round) \
+               THEN 'stale' ELSE t.status END AS state, COUNT(*) \
+             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             WHERE t.district = $1 AND t.department = $2 GROUP BY 1",
+        )
+        .bind(district)
+        .bind(department)
+        .fetch_all(&self.read)
+        .await?;
+        let mut counts = QueueCounts::default();
+        for (state, n) in rows {
+            counts.all += n;
+            match state.as_str() {
+                "pending" => counts.pending += n,
+                "approved" => counts.approved += n,
+                "rejected" => counts.rejected += n,
+                "correction_requested" => counts.correction_requested += n,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 
     async fn decide_track(&self, d: &TrackDecision, actor: &str) -> StoreResult<(TrackRecord, ApplicationStatus)> {

@@ -304,7 +304,9 @@ async fn review_flow(s: &dyn Store) {
     use nightpermit_domain::ApplicationStatus::*;
     s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
     for a in ["a1", "a2", "a3"] {
-        s.create_application(&application(a, "f1", 1), "firm:f1").await.expect("app");
+        let mut record = application(a, "f1", 1);
+        record.form = format!(r#"{{"project": {{"name": "静安区{a}项目"}}}}"#);
+        s.create_application(&record, "firm:f1").await.expect("app");
         s.submit_application(&submit(a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
         prereview_to_review(s, a, &format!("j-{a}"), 200, 1).await;
         assert_eq!(s.application(a).await.expect("get").map(|x| x.status.id()), Some("under_review"));
@@ -337,7 +339,7 @@ async fn review_flow(s: &dyn Store) {
     let (_, st) = s.decide_track(&decide("a2-c1", "rejected"), "staff:rev").await.expect("decide");
     assert_eq!(st, Rejected);
     let pending_env = s.review_queue("jingan", "environment", Some("pending")).await.expect("q");
-    assert_eq!(pending_env.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["a3-e1"]);
+    assert_eq!(pending_env.iter().map(|e| e.track.id.as_str()).collect::<Vec<_>>(), vec!["a3-e1"]);
     assert!(matches!(
         s.decide_track(&decide("a2-e1", "approved"), "staff:rev").await,
         Err(StoreError::WrongStatus { .. })
@@ -355,9 +357,36 @@ async fn review_flow(s: &dyn Store) {
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
     // The superseded round's construction task is no longer work; the new round's is.
-    let pending: Vec<String> =
-        s.review_queue("jingan", "construction", Some("pending")).await.expect("q").into_iter().map(|t| t.id).collect();
+    let pending: Vec<String> = s
+        .review_queue("jingan", "construction", Some("pending"))
+        .await
+        .expect("q")
+        .into_iter()
+        .map(|e| e.track.id)
+        .collect();
     assert_eq!(pending, vec!["a3-c2".to_string()]);
+    // Each entry carries its case (firm, dates, project from the form) and the other track.
+    let all = s.review_queue("jingan", "construction", None).await.expect("q");
+    assert_eq!(all.len(), 4);
+    let a1 = all.iter().find(|e| e.track.id == "a1-c1").expect("a1's task");
+    assert_eq!(
+        (a1.firm_name.as_str(), a1.start_date.as_str(), a1.end_date.as_str(), a1.project_name.as_str()),
+        ("上海某建设发展有限公司", "2026-12-01", "2026-12-03", "静安区a1项目")
+    );
+    assert_eq!(a1.other, Some((Department::Environment, TrackStatus::Approved)));
+    let a3 = all.iter().find(|e| e.track.id == "a3-c2").expect("a3's new task");
+    assert_eq!(a3.other, Some((Department::Environment, TrackStatus::Pending)));
+    // Counted as listed: a2's and a3's first-round tasks are pending but no longer work.
+    let counts = s.review_queue_counts("jingan", "construction").await.expect("counts");
+    assert_eq!(
+        counts,
+        QueueCounts { pending: 1, approved: 1, rejected: 1, correction_requested: 0, all: 4 },
+        "{all:?}"
+    );
+    for (filter, n) in [("pending", 1), ("approved", 1), ("rejected", 1), ("correction_requested", 0)] {
+        assert_eq!(s.review_queue("jingan", "construction", Some(filter)).await.expect("q").len(), n, "{filter}");
+    }
+    assert_eq!(s.review_queue_counts("xuhui", "construction").await.expect("counts"), QueueCounts::default());
     assert!(matches!(s.decide_track(&decide("nope", "approved"), "x").await, Err(StoreError::NotFound)));
     assert_eq!(s.applications_by_site("310106202012150101").await.expect("site").len(), 3);
     assert_eq!(s.applications_by_firm("f1").await.expect("firm").len(), 3);
