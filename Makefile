@@ -66,10 +66,12 @@ bench-corpus: deps
 	cargo build --release --bin nightpermit
 	bash scripts/bench-corpus.sh $(BIN_RELEASE)
 
-## Page render times (wrk on loopback) on the data bench-corpus left behind.
+## Page render times (wrk on loopback): the real cases bench-corpus left behind (if any), and a
+## reviewer's queue of 500 open tasks seeded on a fresh SQLite data dir.
 bench-pages: deps
 	cargo build --release --bin nightpermit
-	bash scripts/bench-pages.sh $(BIN_RELEASE)
+	cargo build --release -p nightpermit-server --example bench_finish_prereviews
+	bash scripts/bench-pages.sh $(BIN_RELEASE) $(CARGO_TARGET_DIR)/release/examples/bench_finish_prereviews
 
 ## Rules: evaluations per second of the default rule set on one core.
 bench-rules:

@@ -119,6 +119,20 @@ enum UsersCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Disable a staff account: it cannot sign in and its sessions end at once.
+    Disable {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Let a disabled staff account sign in again.
+    Enable {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -352,6 +366,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("added {role} {username}");
         }
+        Command::Users { command: UsersCommand::Disable { username, data } } => {
+            set_disabled(&settings(config, &data)?, &username, true).await?;
+            println!("disabled {username}; its sessions ended");
+        }
+        Command::Users { command: UsersCommand::Enable { username, data } } => {
+            set_disabled(&settings(config, &data)?, &username, false).await?;
+            println!("enabled {username}");
+        }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let store = open_store(&settings(config, &data)?).await?;
             let v = store.verify_audit_chain().await?;
@@ -366,6 +388,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { data } => demo(&settings(config, &data)?).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Disables or enables a staff account through the admin page's own rule.
+async fn set_disabled(settings: &Settings, username: &str, disabled: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    // The CLI is run by an operator on the server, not signed in as any account: no "self".
+    nightpermit_server::staff::set_disabled(&store, username, disabled, None, "cli", now).await.map_err(|e| {
+        if e.code == "NOT_FOUND" {
+            anyhow::anyhow!("no staff account {username} (fix: check the username with the admin page)")
+        } else {
+            anyhow::anyhow!("{} ({})", e.detail, e.code)
+        }
+    })?;
+    Ok(())
 }
 
 /// A staff account from CLI flags, checked by the same validation as the admin page.

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::browser::{browser, start_driver, Driver};
+use common::browser::{browser, start_driver, Driver, PHONE};
 
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -426,6 +426,25 @@ async fn reviewers_auditors_and_admins_work_from_their_pages() {
     assert!(j.has("[data-audit-seq][data-intact=true]").await);
     let export = j.attr("[data-action=export]", "href").await.expect("href");
     j.shot("audit-log").await;
+    // At a desktop's 800 px the log fits without scrolling sideways and its short columns keep
+    // their width (long JSON and ids once squeezed the time to a few digits a line).
+    j.c.set_window_size(800, 900).await.expect("resize");
+    let layout =
+        j.c.execute(
+            "const t = document.querySelector('table.audit-log'); const at = t.querySelector('td.at');
+             return [t.parentElement.scrollWidth - t.parentElement.clientWidth, at.getBoundingClientRect().width];",
+            vec![],
+        )
+        .await
+        .expect("layout");
+    let overflow = layout[0].as_f64().expect("px");
+    let time_width = layout[1].as_f64().expect("px");
+    assert!(
+        overflow <= 0.0 && time_width >= 90.0,
+        "audit log at 800 px: overflow {overflow}, time column {time_width}"
+    );
+    j.shot("audit-log-800px").await;
+    j.c.set_window_size(PHONE.0, PHONE.1).await.expect("resize");
     let auditor = app.login("aud", "staff-pass-1").await;
     let r =
         app.client.get(app.url(&export)).header("cookie", format!("np_session={auditor}")).send().await.expect("get");
@@ -459,6 +478,14 @@ async fn reviewers_auditors_and_admins_work_from_their_pages() {
     j.click("[data-action=create-staff]").await;
     assert!(j.has("[data-staff=jc2]").await);
     assert_eq!(app.state.store.staff_by_username("jc2").await.expect("db").expect("created").role.id(), "reviewer");
+    // The admin disables the new account and sees it marked; their own row has no such button.
+    assert!(!j.has("[data-staff=adm] [data-action=disable-staff]").await);
+    j.click("[data-staff=jc2] [data-action=disable-staff]").await;
+    assert!(j.has("[data-staff=jc2][data-disabled=true] [data-account-state=disabled]").await);
+    assert!(j.has("[data-staff=jc2] [data-action=enable-staff]").await);
+    assert!(j.has("[data-staff=jc][data-disabled=false]").await);
+    assert!(app.state.store.staff_by_username("jc2").await.expect("db").expect("jc2").disabled_at.is_some());
+    j.shot("admin-staff-disabled").await;
     let rules = dir.join("no-rules.toml");
     std::fs::write(&rules, "id = \"lenient\"\nversion = \"1\"\nrules = []\n").expect("write");
     j.upload_file("form[action='/admin/rules/simulate']", &rules).await;

@@ -176,6 +176,93 @@ async fn sign_out_ends_the_token_and_a_password_change_ends_other_sessions() {
 }
 
 #[tokio::test]
+async fn a_disabled_account_loses_its_sessions_and_cannot_sign_in_until_enabled() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let admin = app.staff("root-admin", "admin", None, None).await;
+    let reviewer = app.staff("jingan-c1", "reviewer", Some("construction"), Some("jingan")).await;
+    assert_eq!(app.get("/api/v1/review/tasks", Some(&reviewer)).await.status(), StatusCode::OK);
+    let post = |path: String, token: String| {
+        let app = &app;
+        async move { app.client.post(app.url(&path)).bearer_auth(token).send().await.expect("send") }
+    };
+    // Only an admin may, and not on their own account.
+    common::problem(
+        post("/api/v1/admin/accounts/root-admin/disable".into(), reviewer.clone()).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    let refused = common::problem(
+        post("/api/v1/admin/accounts/root-admin/disable".into(), admin.clone()).await,
+        StatusCode::CONFLICT,
+        "CANNOT_DISABLE_SELF",
+    )
+    .await;
+    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("自己")), "{refused}");
+    common::problem(
+        post("/api/v1/admin/accounts/nobody/disable".into(), admin.clone()).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+
+    let r = post("/api/v1/admin/accounts/jingan-c1/disable".into(), admin.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["username"], "jingan-c1");
+    assert!(body["disabled_at"].is_string(), "{body}");
+    // The token it had stops working at once.
+    common::problem(app.get("/api/v1/review/tasks", Some(&reviewer)).await, StatusCode::UNAUTHORIZED, "TOKEN_INVALID")
+        .await;
+    // The right password is refused with its own code, from the API and from the sign-in page;
+    // a wrong one is still just wrong (a guesser learns nothing about the account).
+    let login = serde_json::json!({"login": "jingan-c1", "password": "staff-pass-1"});
+    let r = app.post_json("/api/v1/sessions", None, &login).await;
+    let problem = common::problem(r, StatusCode::FORBIDDEN, "ACCOUNT_DISABLED").await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("停用")), "{problem}");
+    let wrong = serde_json::json!({"login": "jingan-c1", "password": "not-the-password"});
+    common::problem(
+        app.post_json("/api/v1/sessions", None, &wrong).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    let page = app
+        .client
+        .post(app.url("/login"))
+        .header("origin", app.url(""))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html")
+        .form(&[("login", "jingan-c1"), ("password", "staff-pass-1")])
+        .send()
+        .await
+        .expect("page sign-in");
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page.headers().get("set-cookie").is_none());
+    let html = page.text().await.expect("html");
+    assert!(html.contains("data-code=\"ACCOUNT_DISABLED\"") && html.contains("停用"), "{html}");
+
+    // Enabled again, it signs in and works; the disabling is in the audit log.
+    let r = post("/api/v1/admin/accounts/jingan-c1/enable".into(), admin.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.json::<Value>().await.expect("json")["disabled_at"].is_null());
+    let again = app.login("jingan-c1", "staff-pass-1").await;
+    assert_eq!(app.get("/api/v1/review/tasks", Some(&again)).await.status(), StatusCode::OK);
+    let staff = app.state.store.staff_by_username("jingan-c1").await.expect("q").expect("staff");
+    let actions: Vec<String> = app
+        .state
+        .store
+        .audit_entries_for("staff", &staff.id)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["staff.created", "staff.disabled", "staff.enabled"]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn dates_and_times_must_be_exact() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let (_, token) = app.firm(78).await;

@@ -136,6 +136,19 @@ async fn staff_from_the_cli_see_their_district_only() {
     )
     .await;
     problem(app.submit(&jingan, &id, None).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+
+    // The CLI disables an account as the admin page does: its token ends, sign-in is refused.
+    let out = cli(&["users", "disable", "--username", "jingan-c", "--data-dir", &dir]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    problem(app.get(&path, Some(&jingan)).await, StatusCode::UNAUTHORIZED, "TOKEN_INVALID").await;
+    let login = serde_json::json!({"login": "jingan-c", "password": "review-pass-1"});
+    problem(app.post_json("/api/v1/sessions", None, &login).await, StatusCode::FORBIDDEN, "ACCOUNT_DISABLED").await;
+    let out = cli(&["users", "enable", "--username", "jingan-c", "--data-dir", &dir]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    app.login("jingan-c", "review-pass-1").await;
+    let missing = cli(&["users", "disable", "--username", "nobody", "--data-dir", &dir]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no staff account nobody"));
     app.stop().await;
 }
 

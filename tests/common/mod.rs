@@ -163,6 +163,7 @@ impl TestApp {
             department: department.map(|d| d.parse().expect("a known department")),
             district: district.map(|d| d.parse().expect("a known district")),
             created_at: 0,
+            disabled_at: None,
         };
         self.state.store.create_staff(&record, "test").await.expect("staff");
         self.login(username, "staff-pass-1").await

@@ -147,7 +147,11 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<CurrentS
     }
     let caller = match session.principal_kind.as_str() {
         "firm" => state.store.firm_by_id(&session.principal_id).await?.map(Caller::Firm),
-        _ => state.store.staff_by_id(&session.principal_id).await?.map(Caller::Staff),
+        // Disabling an account ends its sessions; this also refuses one a sign-in racing the
+        // disabling created just after.
+        _ => {
+            state.store.staff_by_id(&session.principal_id).await?.filter(|s| s.disabled_at.is_none()).map(Caller::Staff)
+        }
     };
     Ok(CurrentSession { caller: caller.ok_or_else(expired)?, token_hash: hash })
 }

@@ -1,9 +1,10 @@
 //! Staff accounts and rule-set simulation, shared by the `nightpermit` command and the admin
-//! pages: one validation of a new account, one replay of past decisions.
+//! pages: one validation of a new account, one disabling rule, one replay of past decisions.
 
 use crate::auth::{hash_password, password_problem};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
+use axum::http::StatusCode;
 use nightpermit_domain::{CreditCode, Department, District, Role};
 use nightpermit_rules::{RuleSet, SimulationChange};
 use nightpermit_store::{StaffRecord, Store, StoreError, StoreResult};
@@ -38,6 +39,7 @@ impl ValidStaff {
             department: self.department,
             district: self.district,
             created_at: now_ms,
+            disabled_at: None,
         }
     }
 }
@@ -143,6 +145,40 @@ pub async fn reset_password(state: &AppState, username: &str, password: &str, ac
     let hash = state.protection.password_job(move || hash_password(&password)).await?.map_err(ApiError::internal)?;
     state.store.change_password("staff", &staff.id, &hash, None, actor, state.clock.now_ms()).await?;
     Ok(())
+}
+
+/// The answer to a disabled account signing in, the same from the API and the sign-in page.
+/// Given only after the right password, so it does not tell a guesser the account exists.
+pub fn account_disabled() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED", "该账号已被管理员停用，请联系系统管理员")
+}
+
+/// Disables a staff account (`disabled`) or enables it again, by username: the one check the
+/// API, the admin page and the CLI share. `by` is the signed-in admin's own username: an admin
+/// cannot disable themselves (they would lose the page mid-task, and perhaps the last admin).
+/// Disabling ends every session of the account. Returns the account as it is now.
+pub async fn set_disabled(
+    store: &dyn Store,
+    username: &str,
+    disabled: bool,
+    by: Option<&str>,
+    actor: &str,
+    now_ms: i64,
+) -> ApiResult<StaffRecord> {
+    let staff = store.staff_by_username(username).await?.ok_or_else(|| ApiError::not_found("工作人员账号"))?;
+    if disabled && by == Some(staff.username.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CANNOT_DISABLE_SELF",
+            "不能停用自己的账号；如需停用，请由另一位管理员操作",
+        ));
+    }
+    if disabled {
+        store.disable_staff(&staff.id, actor, now_ms).await?;
+    } else {
+        store.enable_staff(&staff.id, actor, now_ms).await?;
+    }
+    store.staff_by_id(&staff.id).await?.ok_or_else(|| ApiError::not_found("工作人员账号"))
 }
 
 /// The outcome of replaying past decisions under another rule set.

@@ -92,6 +92,12 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRecord>>;
     /// Every staff account, by username.
     async fn list_staff(&self) -> StoreResult<Vec<StaffRecord>>;
+    /// Disables a staff account and ends all its sessions in one transaction; audited. A second
+    /// call keeps the first time. Returns how many sessions ended; NotFound if there is no such
+    /// account.
+    async fn disable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<u64>;
+    /// Lets a disabled staff account sign in again; audited. NotFound if there is no such account.
+    async fn enable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
@@ -191,13 +197,16 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     async fn decisions_since(&self, since: i64) -> StoreResult<Vec<DecisionRecord>>;
     async fn tracks(&self, application_id: &str) -> StoreResult<Vec<TrackRecord>>;
     async fn track(&self, track_id: &str) -> StoreResult<Option<TrackRecord>>;
-    /// A department's queue in a district, oldest first; `pending` lists only cases still under review.
+    /// A department's queue in a district, oldest first; `pending` lists only cases still under
+    /// review. Each task comes with what a queue shows of its case (one query, however long).
     async fn review_queue(
         &self,
         district: &str,
         department: &str,
         status: Option<&str>,
-    ) -> StoreResult<Vec<TrackRecord>>;
+    ) -> StoreResult<Vec<QueueEntry>>;
+    /// How many tasks each `review_queue` filter would list.
+    async fn review_queue_counts(&self, district: &str, department: &str) -> StoreResult<QueueCounts>;
     /// Decides a pending track and moves the application: any rejection rejects, a correction
     /// request returns it to the firm, both approvals approve. Returns the track and new status.
     async fn decide_track(

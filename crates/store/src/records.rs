@@ -28,6 +28,53 @@ pub struct StaffRecord {
     pub department: Option<Department>,
     pub district: Option<District>,
     pub created_at: i64,
+    /// When an admin disabled the account (it cannot sign in); None while it is in use.
+    pub disabled_at: Option<i64>,
+}
+
+/// One task of a review queue with what the queue shows of its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub track: TrackRecord,
+    /// From the application's form; empty if the form has none.
+    pub project_name: String,
+    pub firm_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    /// The other department's track of the same round, if the case has one.
+    pub other: Option<(Department, TrackStatus)>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for QueueEntry {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let other_department: Option<String> = row.try_get("other_department")?;
+        let other_status: Option<String> = row.try_get("other_status")?;
+        let other = match (other_department, other_status) {
+            (Some(d), Some(s)) => Some((closed("other_department", &d)?, closed("other_status", &s)?)),
+            _ => None,
+        };
+        Ok(QueueEntry {
+            track: <TrackRecord as sqlx::FromRow<'r, sqlx::any::AnyRow>>::from_row(row)?,
+            project_name: row.try_get("project_name")?,
+            firm_name: row.try_get("firm_name")?,
+            start_date: row.try_get("start_date")?,
+            end_date: row.try_get("end_date")?,
+            other,
+        })
+    }
+}
+
+/// How many tasks each filter of a review queue lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Still work: pending, and the case under review in that round.
+    pub pending: i64,
+    pub approved: i64,
+    pub rejected: i64,
+    pub correction_requested: i64,
+    /// Every task, including pending ones whose case has left review.
+    pub all: i64,
 }
 
 /// Decodes one closed-set column, naming the column when the stored text is outside the set.
@@ -53,6 +100,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for StaffRecord {
             department: department.map(|d| closed("department", &d)).transpose()?,
             district: district.map(|d| closed("district", &d)).transpose()?,
             created_at: row.try_get("created_at")?,
+            disabled_at: row.try_get("disabled_at")?,
         })
     }
 }

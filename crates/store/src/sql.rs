@@ -67,7 +67,7 @@ const DECISION_COLUMNS: &str =
     "application_id, round, outcome, ruleset_id, ruleset_version, ruleset_sha256, reasons, trace, facts, decided_at";
 const PERMIT_COLUMNS: &str =
     "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
-const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at";
+const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at, disabled_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
@@ -648,16 +648,18 @@ impl Store for SqlStore {
 
     async fn create_staff(&self, staff: &StaffRecord, actor: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(&format!("INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-            .bind(&staff.id)
-            .bind(&staff.username)
-            .bind(&staff.password_hash)
-            .bind(staff.role.id())
-            .bind(staff.department.map(|d| d.id()))
-            .bind(staff.district.map(|d| d.id()))
-            .bind(staff.created_at)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query(&format!("INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&staff.id)
+                .bind(&staff.username)
+                .bind(&staff.password_hash)
+                .bind(staff.role.id())
+                .bind(staff.department.map(|d| d.id()))
+                .bind(staff.district.map(|d| d.id()))
+                .bind(staff.created_at)
+                .bind(staff.disabled_at)
+                .execute(&mut *tx)
+                .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists("username")),
             other => other?,
@@ -693,6 +695,63 @@ impl Store for SqlStore {
         Ok(sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY username"))
             .fetch_all(&self.read)
             .await?)
+    }
+
+    async fn disable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let before: Option<(Option<i64>,)> = sqlx::query_as("SELECT disabled_at FROM staff WHERE id = $1")
+            .bind(staff_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (before,) = before.ok_or(StoreError::NotFound)?;
+        // Disabling twice keeps the first time: that is when the account stopped working.
+        sqlx::query("UPDATE staff SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+            .bind(now)
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = end_sessions(&mut tx, "staff", staff_id, None).await?;
+        let after = serde_json::json!({"disabled_at": before.unwrap_or(now), "sessions_ended": ended});
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "staff.disabled",
+                entity: "staff",
+                entity_id: staff_id,
+                before: Some(serde_json::json!({"disabled_at": before}).to_string()),
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn enable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let before: Option<(Option<i64>,)> = sqlx::query_as("SELECT disabled_at FROM staff WHERE id = $1")
+            .bind(staff_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (before,) = before.ok_or(StoreError::NotFound)?;
+        sqlx::query("UPDATE staff SET disabled_at = NULL WHERE id = $1").bind(staff_id).execute(&mut *tx).await?;
+        self.append_audit(
+            &mut tx,
+            AuditEvent {
+                at: now,
+                actor,
+                action: "staff.enabled",
+                entity: "staff",
+                entity_id: staff_id,
+                before: Some(serde_json::json!({"disabled_at": before}).to_string()),
+                after: Some(serde_json::json!({"disabled_at": null}).to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
@@ -1292,7 +1351,7 @@ impl Store for SqlStore {
         district: &str,
         department: &str,
         status: Option<&str>,
-    ) -> StoreResult<Vec<TrackRecord>> {
+    ) -> StoreResult<Vec<QueueEntry>> {
         let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
         let (filter, bind_status) = match status {
             // A pending task whose case has left review (the other department rejected or asked
@@ -1301,15 +1360,54 @@ impl Store for SqlStore {
             Some(s) => ("AND t.status = $3", Some(s)),
             None => ("", None),
         };
+        // The project name lives in the form document; each dialect reads it with its own JSON
+        // function so the queue is one query however long it is.
+        let project_name = match self.backend {
+            Backend::Sqlite => "CAST(json_extract(a.form, '$.project.name') AS TEXT)",
+            Backend::Postgres => "(a.form::json -> 'project' ->> 'name')",
+        };
         let sql = format!(
-            "SELECT {columns} FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+            "SELECT {columns}, COALESCE({project_name}, '') AS project_name, f.name AS firm_name, \
+             a.start_date AS start_date, a.end_date AS end_date, \
+             o.department AS other_department, o.status AS other_status \
+             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             JOIN firms f ON f.id = a.firm_id \
+             LEFT JOIN review_tracks o ON o.application_id = t.application_id AND o.round = t.round \
+               AND o.department <> t.department \
              WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id"
         );
-        let mut q = sqlx::query_as::<_, TrackRecord>(&sql).bind(district).bind(department);
+        let mut q = sqlx::query_as::<_, QueueEntry>(&sql).bind(district).bind(department);
         if let Some(s) = bind_status {
             q = q.bind(s);
         }
         Ok(q.fetch_all(&self.read).await?)
+    }
+
+    async fn review_queue_counts(&self, district: &str, department: &str) -> StoreResult<QueueCounts> {
+        // Counted as `review_queue` filters: a pending task of a case that has left review, or
+        // of a superseded round, is in `all` but not in `pending`.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN t.status = 'pending' AND (a.status <> 'under_review' OR t.round <> a.round) \
+               THEN 'stale' ELSE t.status END AS state, COUNT(*) \
+             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             WHERE t.district = $1 AND t.department = $2 GROUP BY 1",
+        )
+        .bind(district)
+        .bind(department)
+        .fetch_all(&self.read)
+        .await?;
+        let mut counts = QueueCounts::default();
+        for (state, n) in rows {
+            counts.all += n;
+            match state.as_str() {
+                "pending" => counts.pending += n,
+                "approved" => counts.approved += n,
+                "rejected" => counts.rejected += n,
+                "correction_requested" => counts.correction_requested += n,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 
     async fn decide_track(&self, d: &TrackDecision, actor: &str) -> StoreResult<(TrackRecord, ApplicationStatus)> {

@@ -42,6 +42,7 @@ async fn seed(s: &dyn Store) -> PermitRecord {
             department: None,
             district: Some(nightpermit_domain::District::Jingan),
             created_at: 1,
+            disabled_at: None,
         };
         s.create_staff(&staff, "test").await.expect("staff");
     }

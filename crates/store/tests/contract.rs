@@ -80,6 +80,7 @@ async fn firms_and_staff(s: &dyn Store) {
         department: Some(Department::Construction),
         district: Some(nightpermit_domain::District::Jingan),
         created_at: 1,
+        disabled_at: None,
     };
     s.create_staff(&staff, "cli").await.expect("staff");
     assert!(matches!(s.create_staff(&staff, "cli").await, Err(StoreError::AlreadyExists("username"))));
@@ -358,7 +359,9 @@ async fn review_flow(s: &dyn Store) {
     use nightpermit_domain::ApplicationStatus::*;
     s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
     for a in ["a1", "a2", "a3"] {
-        s.create_application(&application(a, "f1", 1), "firm:f1").await.expect("app");
+        let mut record = application(a, "f1", 1);
+        record.form = format!(r#"{{"project": {{"name": "静安区{a}项目"}}}}"#);
+        s.create_application(&record, "firm:f1").await.expect("app");
         s.submit_application(&submit(a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
         prereview_to_review(s, a, &format!("j-{a}"), 200, 1).await;
         assert_eq!(s.application(a).await.expect("get").map(|x| x.status.id()), Some("under_review"));
@@ -391,7 +394,7 @@ async fn review_flow(s: &dyn Store) {
     let (_, st) = s.decide_track(&decide("a2-c1", "rejected"), "staff:rev").await.expect("decide");
     assert_eq!(st, Rejected);
     let pending_env = s.review_queue("jingan", "environment", Some("pending")).await.expect("q");
-    assert_eq!(pending_env.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["a3-e1"]);
+    assert_eq!(pending_env.iter().map(|e| e.track.id.as_str()).collect::<Vec<_>>(), vec!["a3-e1"]);
     assert!(matches!(
         s.decide_track(&decide("a2-e1", "approved"), "staff:rev").await,
         Err(StoreError::WrongStatus { .. })
@@ -409,12 +412,93 @@ async fn review_flow(s: &dyn Store) {
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
     // The superseded round's construction task is no longer work; the new round's is.
-    let pending: Vec<String> =
-        s.review_queue("jingan", "construction", Some("pending")).await.expect("q").into_iter().map(|t| t.id).collect();
+    let pending: Vec<String> = s
+        .review_queue("jingan", "construction", Some("pending"))
+        .await
+        .expect("q")
+        .into_iter()
+        .map(|e| e.track.id)
+        .collect();
     assert_eq!(pending, vec!["a3-c2".to_string()]);
+    // Each entry carries its case (firm, dates, project from the form) and the other track.
+    let all = s.review_queue("jingan", "construction", None).await.expect("q");
+    assert_eq!(all.len(), 4);
+    let a1 = all.iter().find(|e| e.track.id == "a1-c1").expect("a1's task");
+    assert_eq!(
+        (a1.firm_name.as_str(), a1.start_date.as_str(), a1.end_date.as_str(), a1.project_name.as_str()),
+        ("上海某建设发展有限公司", "2026-12-01", "2026-12-03", "静安区a1项目")
+    );
+    assert_eq!(a1.other, Some((Department::Environment, TrackStatus::Approved)));
+    let a3 = all.iter().find(|e| e.track.id == "a3-c2").expect("a3's new task");
+    assert_eq!(a3.other, Some((Department::Environment, TrackStatus::Pending)));
+    // Counted as listed: a2's and a3's first-round tasks are pending but no longer work.
+    let counts = s.review_queue_counts("jingan", "construction").await.expect("counts");
+    assert_eq!(
+        counts,
+        QueueCounts { pending: 1, approved: 1, rejected: 1, correction_requested: 0, all: 4 },
+        "{all:?}"
+    );
+    for (filter, n) in [("pending", 1), ("approved", 1), ("rejected", 1), ("correction_requested", 0)] {
+        assert_eq!(s.review_queue("jingan", "construction", Some(filter)).await.expect("q").len(), n, "{filter}");
+    }
+    assert_eq!(s.review_queue_counts("xuhui", "construction").await.expect("counts"), QueueCounts::default());
     assert!(matches!(s.decide_track(&decide("nope", "approved"), "x").await, Err(StoreError::NotFound)));
     assert_eq!(s.applications_by_site("310106202012150101").await.expect("site").len(), 3);
     assert_eq!(s.applications_by_firm("f1").await.expect("firm").len(), 3);
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+async fn staff_disabled_and_enabled(s: &dyn Store) {
+    let staff = |id: &str, username: &str| StaffRecord {
+        id: id.into(),
+        username: username.into(),
+        password_hash: "h".into(),
+        role: Role::Auditor,
+        department: None,
+        district: None,
+        created_at: 1,
+        disabled_at: None,
+    };
+    s.create_staff(&staff("s1", "auditor-a"), "cli").await.expect("staff");
+    s.create_staff(&staff("s2", "auditor-b"), "cli").await.expect("staff");
+    let session = |token: char, principal: &str| SessionRecord {
+        token_hash: token.to_string().repeat(64),
+        principal_kind: "staff".into(),
+        principal_id: principal.into(),
+        expires_at: 9_000,
+        created_at: 10,
+    };
+    for (t, p) in [('a', "s1"), ('b', "s1"), ('c', "s2")] {
+        s.create_session(&session(t, p)).await.expect("session");
+    }
+    assert_eq!(s.disable_staff("s1", "staff:admin", 100).await.expect("disable"), 2);
+    assert_eq!(s.staff_by_id("s1").await.expect("q").and_then(|x| x.disabled_at), Some(100));
+    // Its sessions ended with it; another account's did not.
+    assert!(s.session(&"a".repeat(64)).await.expect("q").is_none());
+    assert!(s.session(&"b".repeat(64)).await.expect("q").is_none());
+    assert!(s.session(&"c".repeat(64)).await.expect("q").is_some());
+    assert_eq!(s.staff_by_id("s2").await.expect("q").and_then(|x| x.disabled_at), None);
+    // Disabling again keeps the first time; the listing shows the state.
+    s.disable_staff("s1", "staff:admin", 200).await.expect("again");
+    let listed: Vec<_> = s.list_staff().await.expect("list").into_iter().map(|x| (x.username, x.disabled_at)).collect();
+    assert_eq!(listed, vec![("auditor-a".to_string(), Some(100)), ("auditor-b".to_string(), None)]);
+    s.enable_staff("s1", "staff:admin", 300).await.expect("enable");
+    assert_eq!(s.staff_by_username("auditor-a").await.expect("q").and_then(|x| x.disabled_at), None);
+    assert!(matches!(s.disable_staff("nobody", "staff:admin", 1).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.enable_staff("nobody", "staff:admin", 1).await, Err(StoreError::NotFound)));
+    // Each change is in the audit log, attributed, and the chain holds.
+    let actions: Vec<_> =
+        s.audit_entries_for("staff", "s1").await.expect("audit").into_iter().map(|e| (e.action, e.actor)).collect();
+    assert_eq!(
+        actions,
+        [
+            ("staff.created", "cli"),
+            ("staff.disabled", "staff:admin"),
+            ("staff.disabled", "staff:admin"),
+            ("staff.enabled", "staff:admin")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
     assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
 }
 
@@ -694,6 +778,7 @@ async fn unknown_stored_values_are_corrupt(s: SqlStore) {
         department: Some(Department::Construction),
         district: Some(nightpermit_domain::District::Jingan),
         created_at: 1,
+        disabled_at: None,
     };
     s.create_staff(&staff, "cli").await.expect("staff");
 
@@ -800,6 +885,9 @@ mod run {
     pub async fn review_flow(s: SqlStore) {
         super::review_flow(&s).await
     }
+    pub async fn staff_disabled_and_enabled(s: SqlStore) {
+        super::staff_disabled_and_enabled(&s).await
+    }
     pub async fn firm_records_and_grades(s: SqlStore) {
         super::firm_records_and_grades(&s).await
     }
@@ -821,5 +909,6 @@ contract!(
     review_flow,
     unknown_stored_values_are_corrupt,
     firm_records_and_grades,
+    staff_disabled_and_enabled,
     permits_issue_and_revoke
 );

@@ -1,4 +1,5 @@
-//! The admin's page: staff accounts (created with the CLI's validation, passwords reset), the
+//! The admin's page: staff accounts (created with the CLI's validation, passwords reset,
+//! accounts disabled and enabled again), the
 //! rule set in force, a rule file simulated against past decisions (nothing applied), and
 //! statistics over a period drawn as SVG charts, each with its table.
 
@@ -32,6 +33,10 @@ pub struct StaffRow {
     pub department: &'static str,
     pub district: &'static str,
     pub created_at: String,
+    /// When it was disabled, empty while it can sign in.
+    pub disabled_at: String,
+    /// The signed-in admin's own row: no disable button (the server refuses it anyway).
+    pub own: bool,
 }
 
 pub struct RuleRow {
@@ -118,6 +123,7 @@ pub struct AdminPage {
     pub staff_errors: Errors,
     pub staff_fields: Vec<Field>,
     pub reset_errors: Errors,
+    pub account_errors: Errors,
     pub rules_id: String,
     pub rules: Vec<RuleRow>,
     pub simulate_errors: Errors,
@@ -176,6 +182,7 @@ fn day_start(d: NaiveDate) -> i64 {
 /// The whole page; the posts below fill in their part (errors, results) before rendering.
 async fn admin_page(state: &AppState, session: &PageSession, q: &AdminQuery) -> ApiResult<AdminPage> {
     admin(session)?;
+    let own = session.caller().principal_id().to_string();
     let staff = state
         .store
         .list_staff()
@@ -187,6 +194,8 @@ async fn admin_page(state: &AppState, session: &PageSession, q: &AdminQuery) -> 
             department: s.department.map(|d| d.label()).unwrap_or("—"),
             district: s.district.map(|d| d.label()).unwrap_or("—"),
             created_at: if s.created_at > 0 { rfc3339(s.created_at) } else { String::new() },
+            disabled_at: s.disabled_at.map(rfc3339).unwrap_or_default(),
+            own: s.id == own,
         })
         .collect();
     let rules = state
@@ -228,6 +237,7 @@ async fn admin_page(state: &AppState, session: &PageSession, q: &AdminQuery) -> 
         staff_errors: Errors::default(),
         staff_fields: staff_fields(&NewStaff::default()),
         reset_errors: Errors::default(),
+        account_errors: Errors::default(),
         rules_id: format!(
             "{} {}（sha256 {}）",
             state.policy.rules.id,
@@ -321,6 +331,69 @@ pub async fn reset_password(
         }
         Err(e) => Err(e),
     }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+async fn set_disabled(
+    state: &AppState,
+    session: &PageSession,
+    username: &str,
+    csrf: Option<&str>,
+    disabled: bool,
+) -> ApiResult<Response> {
+    admin(session)?;
+    session.check_csrf(csrf)?;
+    let caller = session.caller();
+    let own = match caller {
+        crate::auth::Caller::Staff(s) => Some(s.username.as_str()),
+        crate::auth::Caller::Firm(_) => None,
+    };
+    let result = crate::staff::set_disabled(
+        state.store.as_ref(),
+        username,
+        disabled,
+        own,
+        &caller.actor(),
+        state.clock.now_ms(),
+    )
+    .await;
+    match result {
+        Ok(s) => {
+            let what = if disabled { "disabled" } else { "enabled" };
+            Ok(see_other(&format!("/admin?notice={what}:{}#staff", s.username)))
+        }
+        // Refusals (one's own account) are shown on the page beside the accounts table.
+        Err(e) if e.status == StatusCode::CONFLICT => {
+            let mut page = admin_page(state, session, &AdminQuery::default()).await?;
+            page.account_errors = Errors::from_api(&e, &[]);
+            Ok((e.status, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Disables a staff account: it can no longer sign in and its sessions end.
+pub async fn disable_staff(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(username): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> ApiResult<Response> {
+    set_disabled(&state, &session, &username, f.csrf.as_deref(), true).await
+}
+
+/// Lets a disabled staff account sign in again.
+pub async fn enable_staff(
+    State(state): State<AppState>,
+    session: PageSession,
+    Path(username): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> ApiResult<Response> {
+    set_disabled(&state, &session, &username, f.csrf.as_deref(), false).await
 }
 
 /// Replays past decisions under an uploaded rule file (the CLI's `rules simulate`); nothing

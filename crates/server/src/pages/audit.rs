@@ -67,6 +67,9 @@ pub struct SignatureRow {
 pub struct EntryRow {
     pub seq: i64,
     pub at: String,
+    /// `at` as Shanghai wall-clock date and time with a space between, so the narrow time
+    /// column wraps between the two instead of inside a number.
+    pub when: String,
     pub actor: String,
     pub action: String,
     pub after: String,
@@ -148,6 +151,7 @@ pub async fn page(
             intact: e.recompute_hash() == e.hash,
             seq: e.seq,
             at: rfc3339(e.at),
+            when: crate::views::shanghai_local(e.at).format("%Y-%m-%d %H:%M:%S").to_string(),
             actor: e.actor,
             action: e.action,
             after: e.after_state.unwrap_or_default(),

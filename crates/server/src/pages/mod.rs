@@ -87,6 +87,8 @@ fn staff_routes() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/staff", post(admin::create_staff))
         .route("/admin/staff/{username}/password", post(admin::reset_password))
+        .route("/admin/staff/{username}/disable", post(admin::disable_staff))
+        .route("/admin/staff/{username}/enable", post(admin::enable_staff))
         .route("/admin/rules/simulate", post(admin::simulate))
 }
 

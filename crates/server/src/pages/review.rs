@@ -16,8 +16,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nightpermit_domain::{ApplicationStatus, TrackStatus};
-use nightpermit_rules::aftercare::DayKind;
-use nightpermit_store::TrackRecord;
+use nightpermit_rules::aftercare::{DayKind, WorkCalendar};
+use nightpermit_store::QueueEntry;
 use serde::Deserialize;
 
 /// How long something has waited, in words: "2天3小时", "5小时12分", "8分".
@@ -36,9 +36,18 @@ pub fn waited_text(ms: i64) -> String {
 /// `ok` within half the target, `due` within it, `late` past it: the target is the end of the
 /// working day `target_working_days` after the task reached the queue.
 pub fn urgency(state: &AppState, created_ms: i64, until_ms: i64) -> &'static str {
-    let days = state.settings.review.target_working_days;
+    urgency_in(
+        &nightpermit_cases::aftercare::work_calendar(state),
+        state.settings.review.target_working_days,
+        created_ms,
+        until_ms,
+    )
+}
+
+/// [`urgency`] with the calendar built once, for a queue of hundreds of tasks.
+fn urgency_in(calendar: &WorkCalendar, days: u32, created_ms: i64, until_ms: i64) -> &'static str {
     let received = crate::views::shanghai_local(created_ms).date();
-    let due_day = nightpermit_cases::aftercare::work_calendar(state).add_days(received, days, DayKind::Working);
+    let due_day = calendar.add_days(received, days, DayKind::Working);
     let due_ms = due_day
         .succ_opt()
         .and_then(|d| crate::views::shanghai_millis(d.and_hms_opt(0, 0, 0).unwrap_or_default()))
@@ -63,7 +72,7 @@ fn urgency_label(u: &str) -> &'static str {
 pub struct FilterLink {
     pub value: &'static str,
     pub label: &'static str,
-    pub count: usize,
+    pub count: i64,
     pub active: bool,
 }
 
@@ -113,24 +122,15 @@ fn filter_label(f: &str) -> &'static str {
     }
 }
 
-/// The other department's track of the same round: its department and status.
-fn other_track<'a>(tracks: &'a [TrackRecord], t: &TrackRecord) -> Option<&'a TrackRecord> {
-    tracks.iter().find(|o| o.round == t.round && o.department != t.department)
-}
-
-async fn queue_row(state: &AppState, t: TrackRecord, now: i64) -> ApiResult<QueueRow> {
-    let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
-    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
-    let firm = state.store.firm_by_id(&app.firm_id).await?;
-    let tracks = state.store.tracks(&app.id).await?;
-    let other = other_track(&tracks, &t);
+fn queue_row(e: QueueEntry, calendar: &WorkCalendar, target_days: u32, now: i64) -> QueueRow {
+    let t = e.track;
     let until = t.decided_at.unwrap_or(now);
-    let u = urgency(state, t.created_at, until);
-    Ok(QueueRow {
-        task_id: t.id.clone(),
-        application_id: app.id,
-        project_name: form.project.name,
-        firm_name: firm.map(|f| f.name).unwrap_or_default(),
+    let u = urgency_in(calendar, target_days, t.created_at, until);
+    QueueRow {
+        task_id: t.id,
+        application_id: t.application_id,
+        project_name: e.project_name,
+        firm_name: e.firm_name,
         round: t.round,
         status: t.status.id(),
         status_label: t.status.label(),
@@ -139,10 +139,10 @@ async fn queue_row(state: &AppState, t: TrackRecord, now: i64) -> ApiResult<Queu
         waited: waited_text(until - t.created_at),
         urgency: u,
         urgency_label: urgency_label(u),
-        other_department: other.map(|o| o.department.label()).unwrap_or("另一部门"),
-        other_status: other.map(|o| o.status.id()).unwrap_or("none"),
-        other_label: other.map(|o| o.status.label()).unwrap_or("无"),
-    })
+        other_department: e.other.map(|(d, _)| d.label()).unwrap_or("另一部门"),
+        other_status: e.other.map(|(_, s)| s.id()).unwrap_or("none"),
+        other_label: e.other.map(|(_, s)| s.label()).unwrap_or("无"),
+    }
 }
 
 /// `/review`: the queue in one state (pending by default), oldest first, with the count of
@@ -155,17 +155,27 @@ pub async fn queue_page(
     let caller = session.caller();
     let (department, district) = reviewer(caller)?;
     let filter = q.status.filter(|s| !s.is_empty()).unwrap_or_else(|| "pending".into());
-    let tracks = queue(&state, caller, Some(&filter)).await?;
-    let mut filters = Vec::new();
-    for f in crate::routes::review::TASK_FILTERS {
-        let count = if f == filter { tracks.len() } else { queue(&state, caller, Some(f)).await?.len() };
-        filters.push(FilterLink { value: f, label: filter_label(f), count, active: f == filter });
-    }
+    let entries = queue(&state, caller, Some(&filter)).await?;
+    // The other filters' counts in one grouped query rather than listing each queue.
+    let counts = state.store.review_queue_counts(&district, department.id()).await?;
+    let filters = crate::routes::review::TASK_FILTERS
+        .into_iter()
+        .map(|f| {
+            let count = match f {
+                _ if f == filter => entries.len() as i64,
+                "pending" => counts.pending,
+                "approved" => counts.approved,
+                "rejected" => counts.rejected,
+                "correction_requested" => counts.correction_requested,
+                _ => counts.all,
+            };
+            FilterLink { value: f, label: filter_label(f), count, active: f == filter }
+        })
+        .collect();
     let now = state.clock.now_ms();
-    let mut rows = Vec::new();
-    for t in tracks {
-        rows.push(queue_row(&state, t, now).await?);
-    }
+    let calendar = nightpermit_cases::aftercare::work_calendar(&state);
+    let days = state.settings.review.target_working_days;
+    let rows = entries.into_iter().map(|e| queue_row(e, &calendar, days, now)).collect();
     let district_name = district
         .parse::<nightpermit_domain::District>()
         .map(|d| state.settings.district(d).name.clone())

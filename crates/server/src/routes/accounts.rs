@@ -106,7 +106,8 @@ pub async fn register(state: &AppState, body: &Value) -> ApiResult<FirmView> {
 
 /// Sign in as a firm (credit code) or staff (username).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = Login,
-    responses((status = 201, body = SessionView), (status = 401, body = Problem, description = "INVALID_CREDENTIALS")))]
+    responses((status = 201, body = SessionView), (status = 401, body = Problem, description = "INVALID_CREDENTIALS"),
+              (status = 403, body = Problem, description = "ACCOUNT_DISABLED: a staff account an admin disabled")))]
 pub async fn create_session(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
@@ -133,14 +134,20 @@ pub async fn sign_in(state: &AppState, body: &Value) -> ApiResult<SessionView> {
         return Err(account_locked(locked.retry_after));
     }
     let principal = match &firm_code {
-        Some(code) => {
-            state.store.firm_by_credit_code(code.as_str()).await?.map(|f| ("firm", f.id, f.password_hash, Role::Firm))
-        }
-        None => state.store.staff_by_username(&login).await?.map(|s| ("staff", s.id, s.password_hash, s.role)),
+        Some(code) => state
+            .store
+            .firm_by_credit_code(code.as_str())
+            .await?
+            .map(|f| ("firm", f.id, f.password_hash, Role::Firm, false)),
+        None => state
+            .store
+            .staff_by_username(&login)
+            .await?
+            .map(|s| ("staff", s.id, s.password_hash, s.role, s.disabled_at.is_some())),
     };
     let stored_hash = principal.as_ref().map(|p| p.2.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let ok = state.protection.password_job(move || verify_password(&password, &stored_hash)).await?;
-    let Some((kind, principal_id, _, role)) = principal.filter(|_| ok) else {
+    let Some((kind, principal_id, _, role, disabled)) = principal.filter(|_| ok) else {
         if let Some(locked) = state.protection.login_failed(&lock_key) {
             let detail = serde_json::json!({"login": lock_key, "locked_secs": locked.retry_after.as_secs()});
             state
@@ -152,6 +159,10 @@ pub async fn sign_in(state: &AppState, body: &Value) -> ApiResult<SessionView> {
         }
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", "登录名或密码错误"));
     };
+    // Checked after the password, so only the account's holder learns it was disabled.
+    if disabled {
+        return Err(crate::staff::account_disabled());
+    }
     state.protection.login_succeeded(&lock_key);
     let now = state.clock.now_ms();
     let expires_at = now + state.settings.auth.session_ttl_hours * 3_600_000;

@@ -187,3 +187,51 @@ pub async fn revoke_sessions(
     let sessions_ended = state.store.revoke_sessions(kind, &id, None, &caller.actor(), state.clock.now_ms()).await?;
     Ok(Json(RevokedSessions { sessions_ended }))
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StaffAccountView {
+    pub username: String,
+    pub role: Role,
+    /// When the account was disabled; null while it can sign in.
+    pub disabled_at: Option<String>,
+}
+
+async fn set_disabled(state: &AppState, caller: &Caller, login: &str, disabled: bool) -> ApiResult<StaffAccountView> {
+    if caller.role() != Role::Admin {
+        return Err(ApiError::forbidden("只有管理员可以停用或启用工作人员账号"));
+    }
+    let own = match caller {
+        Caller::Staff(s) => Some(s.username.as_str()),
+        Caller::Firm(_) => None,
+    };
+    let staff =
+        crate::staff::set_disabled(state.store.as_ref(), login, disabled, own, &caller.actor(), state.clock.now_ms())
+            .await?;
+    Ok(StaffAccountView { username: staff.username, role: staff.role, disabled_at: staff.disabled_at.map(rfc3339) })
+}
+
+/// Disables a staff account: it cannot sign in (ACCOUNT_DISABLED) and every session it has ends
+/// at once. Admin only; an admin cannot disable their own account (CANNOT_DISABLE_SELF).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{login}/disable", tag = "admin", security(("bearer" = [])),
+    params(("login" = String, Path, description = "username of a staff member")),
+    responses((status = 200, body = StaffAccountView), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "CANNOT_DISABLE_SELF")))]
+pub async fn disable_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> ApiResult<Json<StaffAccountView>> {
+    Ok(Json(set_disabled(&state, &caller, &login, true).await?))
+}
+
+/// Lets a disabled staff account sign in again. Admin only.
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{login}/enable", tag = "admin", security(("bearer" = [])),
+    params(("login" = String, Path, description = "username of a staff member")),
+    responses((status = 200, body = StaffAccountView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn enable_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> ApiResult<Json<StaffAccountView>> {
+    Ok(Json(set_disabled(&state, &caller, &login, false).await?))
+}

@@ -32,7 +32,7 @@ use utoipa_axum::routes;
     components(schemas(Problem, crate::error::FieldError)),
     tags((name = "accounts", description = "施工单位注册与登录"), (name = "applications", description = "申请、材料与提交"),
          (name = "review", description = "两部门并联审核"),
-         (name = "admin", description = "企业信用记录与三色码"),
+         (name = "admin", description = "企业信用记录与三色码、账号管理"),
          (name = "permits", description = "许可证公开查询、下载与验签"),
          (name = "aftercare", description = "批后监管：投诉处理、双随机检查与许可公示"),
          (name = "operations", description = "运维"))
@@ -59,6 +59,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::delete_session))
         .routes(routes!(accounts::change_password))
         .routes(routes!(admin::revoke_sessions))
+        .routes(routes!(admin::disable_account))
+        .routes(routes!(admin::enable_account))
         .routes(routes!(applications::create_application, applications::list_applications))
         .routes(routes!(applications::get_application, applications::patch_application))
         .routes(routes!(applications::upload_material))

@@ -7,7 +7,7 @@ use crate::views::rfc3339;
 use axum::extract::{Path, State};
 use axum::Json;
 use nightpermit_domain::{ApplicationStatus, Department, Role, TrackStatus};
-use nightpermit_store::TrackRecord;
+use nightpermit_store::{QueueEntry, TrackRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -69,18 +69,17 @@ pub fn reviewer(caller: &Caller) -> ApiResult<(Department, String)> {
     }
 }
 
-pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask> {
-    let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
-    let firm = state.store.firm_by_id(&app.firm_id).await?;
-    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
-    let until = t.decided_at.unwrap_or_else(|| state.clock.now_ms());
-    Ok(ReviewTask {
+/// The API's view of one queue entry; `now` ends the wait of a task still open.
+pub fn entry_view(e: QueueEntry, now: i64) -> ReviewTask {
+    let t = e.track;
+    let until = t.decided_at.unwrap_or(now);
+    ReviewTask {
         department: t.department,
         reasons: serde_json::from_str(&t.reasons).unwrap_or_default(),
-        project_name: form.project.name,
-        firm_name: firm.map(|f| f.name).unwrap_or_default(),
-        start_date: app.start_date,
-        end_date: app.end_date,
+        project_name: e.project_name,
+        firm_name: e.firm_name,
+        start_date: e.start_date,
+        end_date: e.end_date,
         created_at: rfc3339(t.created_at),
         waited_hours: ((until - t.created_at) as f64 / 3_600_000.0 * 100.0).round() / 100.0,
         decided_at: t.decided_at.map(rfc3339),
@@ -91,7 +90,23 @@ pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask
         status: t.status,
         decided_by: t.decided_by,
         comment: t.comment,
-    })
+    }
+}
+
+/// The view of one task outside a queue (just decided): its case read for it.
+pub async fn task_view(state: &AppState, t: TrackRecord) -> ApiResult<ReviewTask> {
+    let app = state.store.application(&t.application_id).await?.ok_or_else(|| ApiError::not_found("申请"))?;
+    let firm = state.store.firm_by_id(&app.firm_id).await?;
+    let form: nightpermit_cases::form::ApplicationForm = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
+    let entry = QueueEntry {
+        track: t,
+        project_name: form.project.name,
+        firm_name: firm.map(|f| f.name).unwrap_or_default(),
+        start_date: app.start_date,
+        end_date: app.end_date,
+        other: None,
+    };
+    Ok(entry_view(entry, state.clock.now_ms()))
 }
 
 /// A reviewer's queue: their department, their district, oldest first.
@@ -108,19 +123,17 @@ pub async fn list_tasks(
             return Err(ApiError::forbidden(format!("您属于{}，只能查看本部门的审核任务", department.label())));
         }
     }
-    let mut items = Vec::new();
-    for t in queue(&state, &caller, q.status.as_deref()).await? {
-        items.push(task_view(&state, t).await?);
-    }
+    let now = state.clock.now_ms();
+    let items = queue(&state, &caller, q.status.as_deref()).await?.into_iter().map(|e| entry_view(e, now)).collect();
     Ok(Json(TaskList { items }))
 }
 
 /// The task states a queue can be filtered by (`all` lists every one).
 pub const TASK_FILTERS: [&str; 5] = ["pending", "approved", "rejected", "correction_requested", "all"];
 
-/// The reviewer's queue in one state (default pending), oldest first; shared by the API and
-/// the review page.
-pub async fn queue(state: &AppState, caller: &Caller, status: Option<&str>) -> ApiResult<Vec<TrackRecord>> {
+/// The reviewer's queue in one state (default pending), oldest first, each task with its
+/// case's project, firm and dates (one query); shared by the API and the review page.
+pub async fn queue(state: &AppState, caller: &Caller, status: Option<&str>) -> ApiResult<Vec<QueueEntry>> {
     let (department, district) = reviewer(caller)?;
     let status = status.unwrap_or("pending");
     let filter = match status {
