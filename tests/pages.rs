@@ -202,3 +202,41 @@ async fn an_expired_session_returns_only_to_local_pages() {
     assert!(r.headers().get(SET_COOKIE).is_none());
     app.stop().await;
 }
+
+/// A district's backlog is shown fifty oldest tasks at a time, with links to the next page;
+/// a page past the last shows the last.
+#[tokio::test]
+async fn the_review_queue_pages_fifty_oldest_first() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, firm) = app.firm(77).await;
+    let reviewer = app.staff("queue-reviewer", "reviewer", Some("construction"), Some("jingan")).await;
+    let mut ids = Vec::new();
+    for _ in 0..53 {
+        let id = app.create_application(&firm, &example_form()).await["id"].as_str().expect("id").to_string();
+        let r = app.upload(&firm, &id, "site_plan", "plan.png", png(40, 30)).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(app.submit(&firm, &id, None).await.status(), StatusCode::ACCEPTED);
+        app.finish_for_review(&id, "[\"需人工审核\"]".into(), "[]".into(), None).await;
+        ids.push(id);
+    }
+    let client = no_redirects();
+    let cookie = format!("np_session={reviewer}");
+    let page = |path: &str| {
+        let (client, cookie, url) = (client.clone(), cookie.clone(), app.url(path));
+        async move {
+            let r = client.get(url).header(COOKIE, cookie).send().await.expect("get");
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.expect("html")
+        }
+    };
+    let first = page("/review").await;
+    assert_eq!(first.matches("data-task=\"").count(), 50);
+    assert!(first.contains("data-next-page") && first.contains("共 53 条"), "a link to the rest");
+    // Oldest first: the first case submitted leads the first page.
+    assert!(first.contains(&format!("data-task=\"{}-construction\"", ids[0])));
+    let second = page("/review?page=2").await;
+    assert_eq!(second.matches("data-task=\"").count(), 3);
+    assert!(second.contains(&format!("data-task=\"{}-construction\"", ids[52])) && !second.contains("data-next-page"));
+    assert_eq!(page("/review?page=99").await.matches("data-task=\"").count(), 3, "past the end: the last page");
+    assert_eq!(page("/review?page=x").await.matches("data-task=\"").count(), 50, "not a number: the first page");
+}
