@@ -8,6 +8,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// The tests that allocate a lot, and the ones that measure the process's resident memory, take
+/// turns: the tests of this file run in one process, so another test's big file would otherwise
+/// count as this test's growth.
+static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn post_pdf(app: &TestApp, bytes: Vec<u8>) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/verify"))
@@ -45,6 +50,7 @@ async fn refused_with_any(app: &TestApp, bytes: Vec<u8>, expected: &[&str]) -> V
 
 #[tokio::test]
 async fn nested_pdf_objects_are_refused_and_the_server_lives() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     // lopdf stops at 100 levels and drops the object, so the file has no readable catalog or
     // signature left: either answer is right, as long as the process lives to give it.
@@ -62,6 +68,7 @@ async fn byte_range_tricks_are_refused() {
 
 #[tokio::test]
 async fn many_signatures_are_refused_before_hashing() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     // ≈ 3.2 MB: 400 signature fields of 8 KB, each claiming the whole file.
     let pdf = hostile::many_signatures(400, 4_000);
@@ -105,6 +112,7 @@ async fn brute_force_on_one_account_locks_it_and_is_audited() {
 
 #[tokio::test]
 async fn a_sign_in_burst_is_limited_and_memory_stays_bounded() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::start(shipped_limits().await).await;
     let before = hostile::resident_bytes();
     let mut handles = Vec::new();
@@ -386,6 +394,7 @@ async fn submitted_with(app: &TestApp, seed: u32, filename: &str, bytes: Vec<u8>
 
 #[tokio::test]
 async fn huge_pages_and_inflating_drawings_stay_within_the_budgets() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let mut settings = common::fresh_settings(Db::Sqlite).await;
     settings.limits.prereview_file_secs = 3;
     settings.worker.ocr_threads = 1;
@@ -421,6 +430,7 @@ async fn huge_pages_and_inflating_drawings_stay_within_the_budgets() {
 
 #[tokio::test]
 async fn blank_and_corrupt_files_are_named_as_such() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let (blank_token, blank_id) = submitted_with(&app, 94, "blank.png", common::png(1654, 2339)).await;
     let mut broken = common::png(800, 600);
