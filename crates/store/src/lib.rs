@@ -205,6 +205,15 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
         department: &str,
         status: Option<&str>,
     ) -> StoreResult<Vec<QueueEntry>>;
+    /// One page of [`Store::review_queue`]: `limit` tasks after the first `offset`.
+    async fn review_queue_page(
+        &self,
+        district: &str,
+        department: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<QueueEntry>>;
     /// How many tasks each `review_queue` filter would list.
     async fn review_queue_counts(&self, district: &str, department: &str) -> StoreResult<QueueCounts>;
     /// Decides a pending track and moves the application: any rejection rejects, a correction

@@ -78,6 +78,55 @@ fn status_json(status: ApplicationStatus) -> Option<String> {
 }
 
 impl SqlStore {
+    /// A reviewer's queue, oldest first, with each task's project, firm, dates and the other
+    /// department's track; one page of it if `page` (limit, offset) is given.
+    async fn review_queue_rows(
+        &self,
+        district: &str,
+        department: &str,
+        status: Option<&str>,
+        page: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+        let (filter, bind_status) = match status {
+            // A pending task whose case has left review (the other department rejected or asked
+            // for a correction), or whose round was superseded, is no longer work.
+            Some("pending") => ("AND t.status = 'pending' AND a.status = 'under_review' AND t.round = a.round", None),
+            Some(s) => ("AND t.status = $3", Some(s)),
+            None => ("", None),
+        };
+        // The project name lives in the form document; each dialect reads it with its own JSON
+        // function so the queue is one query however long it is.
+        let project_name = match self.backend {
+            Backend::Sqlite => "CAST(json_extract(a.form, '$.project.name') AS TEXT)",
+            Backend::Postgres => "(a.form::json -> 'project' ->> 'name')",
+        };
+        // The page's bind numbers follow the status's, if it has one.
+        let first = if bind_status.is_some() { 4 } else { 3 };
+        let paging = match page {
+            Some(_) => format!(" LIMIT ${first} OFFSET ${}", first + 1),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT {columns}, COALESCE({project_name}, '') AS project_name, f.name AS firm_name, \
+             a.start_date AS start_date, a.end_date AS end_date, \
+             o.department AS other_department, o.status AS other_status \
+             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             JOIN firms f ON f.id = a.firm_id \
+             LEFT JOIN review_tracks o ON o.application_id = t.application_id AND o.round = t.round \
+               AND o.department <> t.department \
+             WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id{paging}"
+        );
+        let mut q = sqlx::query_as::<_, QueueEntry>(&sql).bind(district).bind(department);
+        if let Some(s) = bind_status {
+            q = q.bind(s);
+        }
+        if let Some((limit, offset)) = page {
+            q = q.bind(limit).bind(offset);
+        }
+        Ok(q.fetch_all(&self.read).await?)
+    }
+
     /// Connects by URL: `postgres://…` or `sqlite://…`. Does not migrate.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
@@ -1352,35 +1401,18 @@ impl Store for SqlStore {
         department: &str,
         status: Option<&str>,
     ) -> StoreResult<Vec<QueueEntry>> {
-        let columns = TRACK_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
-        let (filter, bind_status) = match status {
-            // A pending task whose case has left review (the other department rejected or asked
-            // for a correction), or whose round was superseded, is no longer work.
-            Some("pending") => ("AND t.status = 'pending' AND a.status = 'under_review' AND t.round = a.round", None),
-            Some(s) => ("AND t.status = $3", Some(s)),
-            None => ("", None),
-        };
-        // The project name lives in the form document; each dialect reads it with its own JSON
-        // function so the queue is one query however long it is.
-        let project_name = match self.backend {
-            Backend::Sqlite => "CAST(json_extract(a.form, '$.project.name') AS TEXT)",
-            Backend::Postgres => "(a.form::json -> 'project' ->> 'name')",
-        };
-        let sql = format!(
-            "SELECT {columns}, COALESCE({project_name}, '') AS project_name, f.name AS firm_name, \
-             a.start_date AS start_date, a.end_date AS end_date, \
-             o.department AS other_department, o.status AS other_status \
-             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
-             JOIN firms f ON f.id = a.firm_id \
-             LEFT JOIN review_tracks o ON o.application_id = t.application_id AND o.round = t.round \
-               AND o.department <> t.department \
-             WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id"
-        );
-        let mut q = sqlx::query_as::<_, QueueEntry>(&sql).bind(district).bind(department);
-        if let Some(s) = bind_status {
-            q = q.bind(s);
-        }
-        Ok(q.fetch_all(&self.read).await?)
+        self.review_queue_rows(district, department, status, None).await
+    }
+
+    async fn review_queue_page(
+        &self,
+        district: &str,
+        department: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        self.review_queue_rows(district, department, status, Some((limit, offset))).await
     }
 
     async fn review_queue_counts(&self, district: &str, department: &str) -> StoreResult<QueueCounts> {

@@ -423,6 +423,14 @@ async fn review_flow(s: &dyn Store) {
     // Each entry carries its case (firm, dates, project from the form) and the other track.
     let all = s.review_queue("jingan", "construction", None).await.expect("q");
     assert_eq!(all.len(), 4);
+    // A page of it: the same order, `limit` tasks after `offset`.
+    let page = s.review_queue_page("jingan", "construction", None, 2, 1).await.expect("page");
+    assert_eq!(
+        page.iter().map(|e| &e.track.id).collect::<Vec<_>>(),
+        all[1..3].iter().map(|e| &e.track.id).collect::<Vec<_>>()
+    );
+    let pending_page = s.review_queue_page("jingan", "construction", Some("pending"), 10, 0).await.expect("page");
+    assert_eq!(pending_page.len(), s.review_queue("jingan", "construction", Some("pending")).await.expect("q").len());
     let a1 = all.iter().find(|e| e.track.id == "a1-c1").expect("a1's task");
     assert_eq!(
         (a1.firm_name.as_str(), a1.start_date.as_str(), a1.end_date.as_str(), a1.project_name.as_str()),

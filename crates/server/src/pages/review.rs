@@ -166,32 +166,30 @@ pub async fn queue_page(
     let caller = session.caller();
     let (department, district) = reviewer(caller)?;
     let filter = q.status.filter(|s| !s.is_empty()).unwrap_or_else(|| "pending".into());
-    let entries = queue(&state, caller, Some(&filter)).await?;
     // The other filters' counts in one grouped query rather than listing each queue.
     let counts = state.store.review_queue_counts(&district, department.id()).await?;
+    let count_of = |f: &str| match f {
+        "pending" => counts.pending,
+        "approved" => counts.approved,
+        "rejected" => counts.rejected,
+        "correction_requested" => counts.correction_requested,
+        _ => counts.all,
+    };
     let filters = crate::routes::review::TASK_FILTERS
         .into_iter()
-        .map(|f| {
-            let count = match f {
-                _ if f == filter => entries.len() as i64,
-                "pending" => counts.pending,
-                "approved" => counts.approved,
-                "rejected" => counts.rejected,
-                "correction_requested" => counts.correction_requested,
-                _ => counts.all,
-            };
-            FilterLink { value: f, label: filter_label(f), count, active: f == filter }
-        })
+        .map(|f| FilterLink { value: f, label: filter_label(f), count: count_of(f), active: f == filter })
         .collect();
-    let now = state.clock.now_ms();
-    let calendar = nightpermit_cases::aftercare::work_calendar(&state);
-    let days = state.settings.review.target_working_days;
-    let total = entries.len();
+    let total = usize::try_from(count_of(&filter)).unwrap_or(0);
     let pages = total.div_ceil(QUEUE_PAGE_SIZE).max(1);
     let page = q.page.as_deref().and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
     let first = (page - 1) * QUEUE_PAGE_SIZE;
-    let rows =
-        entries.into_iter().skip(first).take(QUEUE_PAGE_SIZE).map(|e| queue_row(e, &calendar, days, now)).collect();
+    let limit = i64::try_from(QUEUE_PAGE_SIZE).unwrap_or(50);
+    let offset = i64::try_from(first).unwrap_or(0);
+    let entries = queue(&state, caller, Some(&filter), Some((limit, offset))).await?;
+    let now = state.clock.now_ms();
+    let calendar = nightpermit_cases::aftercare::work_calendar(&state);
+    let days = state.settings.review.target_working_days;
+    let rows = entries.into_iter().map(|e| queue_row(e, &calendar, days, now)).collect();
     let district_name = district
         .parse::<nightpermit_domain::District>()
         .map(|d| state.settings.district(d).name.clone())

@@ -124,7 +124,8 @@ pub async fn list_tasks(
         }
     }
     let now = state.clock.now_ms();
-    let items = queue(&state, &caller, q.status.as_deref()).await?.into_iter().map(|e| entry_view(e, now)).collect();
+    let items =
+        queue(&state, &caller, q.status.as_deref(), None).await?.into_iter().map(|e| entry_view(e, now)).collect();
     Ok(Json(TaskList { items }))
 }
 
@@ -132,8 +133,14 @@ pub async fn list_tasks(
 pub const TASK_FILTERS: [&str; 5] = ["pending", "approved", "rejected", "correction_requested", "all"];
 
 /// The reviewer's queue in one state (default pending), oldest first, each task with its
-/// case's project, firm and dates (one query); shared by the API and the review page.
-pub async fn queue(state: &AppState, caller: &Caller, status: Option<&str>) -> ApiResult<Vec<QueueEntry>> {
+/// case's project, firm and dates (one query); shared by the API and the review page, which
+/// asks for one page (`limit`, `offset`).
+pub async fn queue(
+    state: &AppState,
+    caller: &Caller,
+    status: Option<&str>,
+    page: Option<(i64, i64)>,
+) -> ApiResult<Vec<QueueEntry>> {
     let (department, district) = reviewer(caller)?;
     let status = status.unwrap_or("pending");
     let filter = match status {
@@ -141,7 +148,12 @@ pub async fn queue(state: &AppState, caller: &Caller, status: Option<&str>) -> A
         "pending" | "approved" | "rejected" | "correction_requested" => Some(status),
         other => return Err(ApiError::field("status", "UNKNOWN_STATUS", format!("未知的任务状态“{other}”"))),
     };
-    Ok(state.store.review_queue(&district, department.id(), filter).await?)
+    Ok(match page {
+        None => state.store.review_queue(&district, department.id(), filter).await?,
+        Some((limit, offset)) => {
+            state.store.review_queue_page(&district, department.id(), filter, limit, offset).await?
+        }
+    })
 }
 
 /// One task of the reviewer's own department and district; any other is 404, so tasks of
