@@ -107,15 +107,21 @@ impl SqlStore {
             Some(_) => format!(" LIMIT ${first} OFFSET ${}", first + 1),
             None => String::new(),
         };
+        // The page is chosen over the tracks alone (with the case's status and round for the
+        // filter), so the form's JSON is read and the firm and other track joined only for the
+        // tasks shown, not the whole backlog.
         let sql = format!(
             "SELECT {columns}, COALESCE({project_name}, '') AS project_name, f.name AS firm_name, \
              a.start_date AS start_date, a.end_date AS end_date, \
              o.department AS other_department, o.status AS other_status \
-             FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+             FROM (SELECT t.id FROM review_tracks t JOIN applications a ON a.id = t.application_id \
+                   WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id{paging}) page \
+             JOIN review_tracks t ON t.id = page.id \
+             JOIN applications a ON a.id = t.application_id \
              JOIN firms f ON f.id = a.firm_id \
              LEFT JOIN review_tracks o ON o.application_id = t.application_id AND o.round = t.round \
                AND o.department <> t.department \
-             WHERE t.district = $1 AND t.department = $2 {filter} ORDER BY t.created_at, t.id{paging}"
+             ORDER BY t.created_at, t.id"
         );
         let mut q = sqlx::query_as::<_, QueueEntry>(&sql).bind(district).bind(department);
         if let Some(s) = bind_status {
