@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// The tests that allocate a lot, and the ones that measure the process's resident memory, take
-/// turns: the tests of this file run in one process, so another test's big file would otherwise
-/// count as this test's growth.
+/// The tests of this file take turns: they run in one process, and two of them measure its
+/// resident memory, which another test's big file or its sign-ins (argon2 takes 19 MiB a hash,
+/// on its own threads) would otherwise count as their growth.
 static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn post_pdf(app: &TestApp, bytes: Vec<u8>) -> reqwest::Response {
@@ -62,6 +62,7 @@ async fn nested_pdf_objects_are_refused_and_the_server_lives() {
 
 #[tokio::test]
 async fn byte_range_tricks_are_refused() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     refused_with(&app, hostile::negative_byte_range(), "BYTE_RANGE_INVALID").await;
 }
@@ -86,6 +87,7 @@ async fn shipped_limits() -> nightpermit_server::Settings {
 
 #[tokio::test]
 async fn brute_force_on_one_account_locks_it_and_is_audited() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::start(shipped_limits().await).await;
     let (code, _) = app.firm(4242).await;
     let mut statuses = Vec::new();
@@ -147,6 +149,7 @@ async fn a_sign_in_burst_is_limited_and_memory_stays_bounded() {
 
 #[tokio::test]
 async fn sign_out_ends_the_token_and_a_password_change_ends_other_sessions() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let (code, token) = app.firm(77).await;
     let other = app.login(&code, "night-permit-1").await;
@@ -185,6 +188,7 @@ async fn sign_out_ends_the_token_and_a_password_change_ends_other_sessions() {
 
 #[tokio::test]
 async fn a_disabled_account_loses_its_sessions_and_cannot_sign_in_until_enabled() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let admin = app.staff("root-admin", "admin", None, None).await;
     let reviewer = app.staff("jingan-c1", "reviewer", Some("construction"), Some("jingan")).await;
@@ -272,6 +276,7 @@ async fn a_disabled_account_loses_its_sessions_and_cannot_sign_in_until_enabled(
 
 #[tokio::test]
 async fn dates_and_times_must_be_exact() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let (_, token) = app.firm(78).await;
     let mut form = common::example_form();
@@ -300,6 +305,7 @@ async fn dates_and_times_must_be_exact() {
 
 #[tokio::test]
 async fn bodies_headers_and_media_types_are_strict() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let (_, token) = app.firm(79).await;
     // JSON only as application/json or merge-patch+json.
@@ -345,6 +351,7 @@ async fn bodies_headers_and_media_types_are_strict() {
 
 #[tokio::test]
 async fn trickled_headers_are_cut_off() {
+    let _turn = MEMORY_HEAVY.lock().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut settings = common::fresh_settings(Db::Sqlite).await;
     settings.server.header_read_timeout_secs = 1;
@@ -447,6 +454,7 @@ async fn blank_and_corrupt_files_are_named_as_such() {
 
 #[tokio::test]
 async fn a_trickled_body_is_cut_off_by_the_request_timeout() {
+    let _turn = MEMORY_HEAVY.lock().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut settings = common::fresh_settings(Db::Sqlite).await;
     settings.server.request_timeout_secs = 1;
@@ -479,6 +487,7 @@ async fn a_trickled_body_is_cut_off_by_the_request_timeout() {
 
 #[tokio::test]
 async fn file_names_lose_characters_that_disguise_them() {
+    let _turn = MEMORY_HEAVY.lock().await;
     let app = TestApp::spawn(Db::Sqlite).await;
     let (_, token) = app.firm(96).await;
     let id = app.create_application(&token, &common::example_form()).await["id"].as_str().expect("id").to_string();
