@@ -46,8 +46,13 @@ pub struct AuditVerification {
     pub first_broken: Option<(i64, String)>,
 }
 
-/// The hash of one entry: sha256 over a JSON array of its fields, which is unambiguous
-/// (no separator can be forged inside a field).
+/// sha256 over a JSON array of fields, which is unambiguous (no separator can be forged inside
+/// a field): how entries and checkpoints are hashed.
+fn hash_of(fields: serde_json::Value) -> String {
+    hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+}
+
+/// The hash of one entry of the legacy single chain.
 #[allow(clippy::too_many_arguments)]
 pub fn entry_hash(
     seq: i64,
@@ -60,8 +65,7 @@ pub fn entry_hash(
     after: Option<&str>,
     prev_hash: &str,
 ) -> String {
-    let canonical = serde_json::json!([seq, at, actor, action, entity, entity_id, before, after, prev_hash]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    hash_of(serde_json::json!([seq, at, actor, action, entity, entity_id, before, after, prev_hash]))
 }
 
 /// The hash of an entry of an entity's chain: as [`entry_hash`], with its position in the chain.
@@ -78,8 +82,7 @@ pub fn chained_entry_hash(
     after: Option<&str>,
     prev_hash: &str,
 ) -> String {
-    let canonical = serde_json::json!([seq, chain_pos, at, actor, action, entity, entity_id, before, after, prev_hash]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    hash_of(serde_json::json!([seq, chain_pos, at, actor, action, entity, entity_id, before, after, prev_hash]))
 }
 
 /// A chain's end as a checkpoint records it.
@@ -94,8 +97,7 @@ pub struct CheckpointHead {
 /// The hash of a checkpoint: its number, time, the heads it records (as stored, JSON) and the
 /// previous checkpoint's hash.
 pub fn checkpoint_hash(id: i64, at: i64, heads: &str, prev_hash: &str) -> String {
-    let canonical = serde_json::json!([id, at, heads, prev_hash]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    hash_of(serde_json::json!([id, at, heads, prev_hash]))
 }
 
 impl AuditEntry {

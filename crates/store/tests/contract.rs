@@ -595,15 +595,31 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
 
 /// Both departments decide every case at the same moment (the product's normal case): each
 /// case must end `approved` with exactly one sealing job, never stuck `under_review`.
-async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
-    const CASES: usize = 50;
+/// `n` cases a0.. of firm f1, each pre-reviewed into both departments' queues.
+async fn cases_under_review(s: &dyn Store, n: usize) {
     s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
-    for i in 0..CASES {
+    for i in 0..n {
         let a = format!("a{i}");
         s.create_application(&application(&a, "f1", 1), "firm:f1").await.expect("app");
         s.submit_application(&submit(&a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
-        prereview_to_review(s.as_ref(), &a, &format!("j-{a}"), 200, 1).await;
+        prereview_to_review(s, &a, &format!("j-{a}"), 200, 1).await;
     }
+}
+
+/// Every one of the `n` cases approved, with exactly one sealing job, and the audit intact.
+async fn all_approved_once(s: &dyn Store, n: usize) {
+    for i in 0..n {
+        let a = format!("a{i}");
+        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
+        let seals = s.jobs_for_application(&a).await.expect("jobs").into_iter().filter(|j| j.kind == JOB_KIND_SEAL);
+        assert_eq!(seals.count(), 1, "{a} has exactly one sealing job");
+    }
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+}
+
+async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
+    const CASES: usize = 50;
+    cases_under_review(s.as_ref(), CASES).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(CASES * 2));
     let mut racers = Vec::new();
     for i in 0..CASES {
@@ -625,13 +641,7 @@ async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
     for r in racers {
         r.await.expect("join").expect("each department's approval is accepted");
     }
-    for i in 0..CASES {
-        let a = format!("a{i}");
-        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
-        let seals = s.jobs_for_application(&a).await.expect("jobs").into_iter().filter(|j| j.kind == JOB_KIND_SEAL);
-        assert_eq!(seals.count(), 1, "{a} has exactly one sealing job");
-    }
-    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+    all_approved_once(s.as_ref(), CASES).await;
 }
 
 /// `make bench-api`: both departments approving every case at the same moment, 32 decisions in
@@ -640,13 +650,7 @@ async fn simultaneous_approvals_approve_once(s: Arc<dyn Store>) {
 async fn bench_concurrent_decisions(backend: &str, s: Arc<dyn Store>) {
     const CASES: usize = 400;
     const IN_FLIGHT: usize = 32;
-    s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
-    for i in 0..CASES {
-        let a = format!("a{i}");
-        s.create_application(&application(&a, "f1", 1), "firm:f1").await.expect("app");
-        s.submit_application(&submit(&a, None, &format!("j-{a}"), 100), "firm:f1").await.expect("submit");
-        prereview_to_review(s.as_ref(), &a, &format!("j-{a}"), 200, 1).await;
-    }
+    cases_under_review(s.as_ref(), CASES).await;
     let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = std::time::Instant::now();
     let mut racers = Vec::new();
@@ -682,11 +686,7 @@ async fn bench_concurrent_decisions(backend: &str, s: Arc<dyn Store>) {
         at(0.5),
         at(0.99)
     );
-    for i in 0..CASES {
-        let a = format!("a{i}");
-        assert_eq!(s.application(&a).await.expect("get").map(|x| x.status.id()), Some("approved"), "{a}");
-    }
-    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+    all_approved_once(s.as_ref(), CASES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
