@@ -141,17 +141,16 @@ impl FromRequestParts<AppState> for CurrentSession {
 pub async fn session_for_token(state: &AppState, token: &str) -> Result<CurrentSession, ApiError> {
     let expired = || ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", "登录已过期或令牌无效，请重新登录");
     let hash = token_hash(token);
-    let session = state.store.session(&hash).await?.ok_or_else(expired)?;
-    if session.expires_at <= state.clock.now_ms() {
+    let signed_in = state.store.session(&hash).await?.ok_or_else(expired)?;
+    if signed_in.session.expires_at <= state.clock.now_ms() {
         return Err(expired());
     }
-    let caller = match session.principal_kind.as_str() {
-        "firm" => state.store.firm_by_id(&session.principal_id).await?.map(Caller::Firm),
+    let caller = match (signed_in.firm, signed_in.staff) {
+        (Some(firm), _) => Some(Caller::Firm(firm)),
         // Disabling an account ends its sessions; this also refuses one a sign-in racing the
         // disabling created just after.
-        _ => {
-            state.store.staff_by_id(&session.principal_id).await?.filter(|s| s.disabled_at.is_none()).map(Caller::Staff)
-        }
+        (None, Some(staff)) => Some(staff).filter(|s| s.disabled_at.is_none()).map(Caller::Staff),
+        (None, None) => None,
     };
     Ok(CurrentSession { caller: caller.ok_or_else(expired)?, token_hash: hash })
 }

@@ -100,7 +100,8 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
     async fn enable_staff(&self, staff_id: &str, actor: &str, now: i64) -> StoreResult<()>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
-    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The session a token hash names, with the account it signed in.
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>>;
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
     /// Ends one session (sign-out); false if there was none.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
@@ -139,6 +140,8 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
 
     async fn create_application(&self, app: &ApplicationRecord, actor: &str) -> StoreResult<()>;
     async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>>;
+    /// An application with everything its view shows, in one round trip.
+    async fn case_file(&self, id: &str) -> StoreResult<Option<CaseFile>>;
     /// Newest first; returns the page and the total count.
     async fn list_applications(
         &self,

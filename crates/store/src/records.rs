@@ -5,7 +5,7 @@
 use nightpermit_domain::{ApplicationStatus, DecisionOutcome, Department, District, MaterialKind, Role, TrackStatus};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct FirmRecord {
     pub id: String,
     pub credit_code: String,
@@ -19,7 +19,7 @@ pub struct FirmRecord {
     pub contact_email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct StaffRecord {
     pub id: String,
     pub username: String,
@@ -107,7 +107,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for StaffRecord {
 
 /// A sign-in; only the sha256 of the bearer token is stored, so a database leak yields no
 /// usable tokens.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct SessionRecord {
     pub token_hash: String,
     /// `firm` or `staff`.
@@ -117,7 +117,18 @@ pub struct SessionRecord {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A session with the account it signed in, read in one query: every authenticated request
+/// starts with it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SignedIn {
+    pub session: SessionRecord,
+    /// The firm, if the session is a firm's and the firm still exists.
+    pub firm: Option<FirmRecord>,
+    /// The staff account, if the session is staff's and the account still exists.
+    pub staff: Option<StaffRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct ApplicationRecord {
     pub id: String,
     pub firm_id: String,
@@ -189,7 +200,7 @@ pub struct PrereviewJob {
 
 pub const JOB_KIND_PREREVIEW: &str = "prereview";
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct PrereviewRoundRecord {
     pub application_id: String,
     pub round: i64,
@@ -225,7 +236,7 @@ pub struct JobRecord {
 }
 
 /// The rules' decision for one round, with the facts it was made on (for replay).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct DecisionRecord {
     pub application_id: String,
     pub round: i64,
@@ -244,7 +255,7 @@ pub struct DecisionRecord {
 }
 
 /// One department's review of one round of an application.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct TrackRecord {
     pub id: String,
     pub application_id: String,
@@ -320,7 +331,7 @@ pub struct SealJob {
     pub application_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct PermitRecord {
     pub number: String,
     pub application_id: String,
@@ -377,4 +388,20 @@ pub struct DeliveryRecord {
     /// 1 if the receiver answered 2xx.
     pub delivered: i64,
     pub at: i64,
+}
+
+/// Everything one application's page or API view shows, read in one query: the application,
+/// its firm, its materials, its latest pre-review round and rule decision, the tracks of its
+/// latest review round and its permit.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CaseFile {
+    pub application: ApplicationRecord,
+    pub firm: FirmRecord,
+    /// Oldest first.
+    pub materials: Vec<MaterialRecord>,
+    pub latest_round: Option<PrereviewRoundRecord>,
+    pub latest_decision: Option<DecisionRecord>,
+    /// The latest review round's tracks, by department; empty before the case reaches review.
+    pub tracks: Vec<TrackRecord>,
+    pub permit: Option<PermitRecord>,
 }

@@ -68,6 +68,7 @@ const DECISION_COLUMNS: &str =
 const PERMIT_COLUMNS: &str =
     "number, application_id, district, year, seq, status, pdf_sha256, issued_at, revoked_at, revoke_reason, created_at";
 const STAFF_COLUMNS: &str = "id, username, password_hash, role, department, district, created_at, disabled_at";
+const SESSION_COLUMNS: &str = "token_hash, principal_kind, principal_id, expires_at, created_at";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
@@ -382,6 +383,59 @@ impl SqlStore {
         .await?;
         tx.commit().await?;
         Ok(receipt)
+    }
+
+    /// One row of `table` (aliased `alias`) as a JSON object with the columns as keys, in the
+    /// dialect's own JSON function; the records deserialize it with their serde derive.
+    fn json_row(&self, alias: &str, columns: &str) -> String {
+        let pairs = columns.split(", ").map(|c| format!("'{c}', {alias}.{c}")).collect::<Vec<_>>().join(", ");
+        match self.backend {
+            Backend::Sqlite => format!("json_object({pairs})"),
+            Backend::Postgres => format!("json_build_object({pairs})"),
+        }
+    }
+
+    /// A scalar subquery's JSON object (or JSON null) inside an enclosing JSON object. SQLite
+    /// passes a subquery's JSON on as text unless `json()` marks it JSON again.
+    fn json_one(&self, select: String) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json(({select}))"),
+            Backend::Postgres => format!("({select})"),
+        }
+    }
+
+    /// The JSON array of `row` over `from_where`, ordered by `order` (an empty array, not null,
+    /// when there are no rows).
+    fn json_rows(&self, row: String, from_where: &str, order: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json((SELECT json_group_array({row} ORDER BY {order}) {from_where}))"),
+            Backend::Postgres => {
+                format!("COALESCE((SELECT json_agg({row} ORDER BY {order}) {from_where}), '[]'::json)")
+            }
+        }
+    }
+
+    /// Runs a query that answers one JSON document (or no row) and decodes it. A document that
+    /// does not decode holds values no code path wrote: corruption, as for a row.
+    async fn json_document<T: serde::de::DeserializeOwned>(&self, sql: &str, key: &str) -> StoreResult<Option<T>> {
+        let text: Option<String> = sqlx::query_scalar(sql).bind(key).fetch_optional(&self.read).await?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                let what = format!("document of {key}: {e}");
+                tracing::error!(problem = %what, "corrupt row in the database");
+                StoreError::Corrupt(what)
+            })
+        })
+        .transpose()
+    }
+
+    /// The SELECT list of one JSON document built from `(key, JSON expression)` parts, as text.
+    fn json_document_of(&self, parts: &[(&str, String)]) -> String {
+        let pairs = parts.iter().map(|(k, v)| format!("'{k}', {v}")).collect::<Vec<_>>().join(", ");
+        match self.backend {
+            Backend::Sqlite => format!("json_object({pairs})"),
+            Backend::Postgres => format!("json_build_object({pairs})::text"),
+        }
     }
 
     /// One row by a single key, from the readers.
@@ -821,8 +875,26 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        self.optional("SELECT token_hash, principal_kind, principal_id, expires_at, created_at FROM sessions WHERE token_hash = $1", token_hash).await
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>> {
+        // One round trip for what every authenticated request needs first.
+        let doc = self.json_document_of(&[
+            ("session", self.json_row("s", SESSION_COLUMNS)),
+            (
+                "firm",
+                self.json_one(format!(
+                    "SELECT {} FROM firms f WHERE s.principal_kind = 'firm' AND f.id = s.principal_id",
+                    self.json_row("f", FIRM_COLUMNS)
+                )),
+            ),
+            (
+                "staff",
+                self.json_one(format!(
+                    "SELECT {} FROM staff st WHERE s.principal_kind = 'staff' AND st.id = s.principal_id",
+                    self.json_row("st", STAFF_COLUMNS)
+                )),
+            ),
+        ]);
+        self.json_document(&format!("SELECT {doc} FROM sessions s WHERE s.token_hash = $1"), token_hash).await
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
@@ -970,6 +1042,57 @@ impl Store for SqlStore {
 
     async fn application(&self, id: &str) -> StoreResult<Option<ApplicationRecord>> {
         self.optional(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"), id).await
+    }
+
+    async fn case_file(&self, id: &str) -> StoreResult<Option<CaseFile>> {
+        // Each part is the same query its own method runs, as a subquery of one document, so a
+        // case's view costs one round trip however many materials and tracks it has.
+        let doc = self.json_document_of(&[
+            ("application", self.json_row("a", APPLICATION_COLUMNS)),
+            (
+                "firm",
+                self.json_one(format!("SELECT {} FROM firms f WHERE f.id = a.firm_id", self.json_row("f", FIRM_COLUMNS))),
+            ),
+            (
+                "materials",
+                self.json_rows(
+                    self.json_row("m", MATERIAL_COLUMNS),
+                    "FROM materials m WHERE m.application_id = a.id",
+                    "m.created_at, m.id",
+                ),
+            ),
+            (
+                "latest_round",
+                self.json_one(format!(
+                    "SELECT {} FROM prereview_rounds r WHERE r.application_id = a.id ORDER BY r.round DESC LIMIT 1",
+                    self.json_row("r", ROUND_COLUMNS)
+                )),
+            ),
+            (
+                "latest_decision",
+                self.json_one(format!(
+                    "SELECT {} FROM decisions d WHERE d.application_id = a.id ORDER BY d.round DESC LIMIT 1",
+                    self.json_row("d", DECISION_COLUMNS)
+                )),
+            ),
+            (
+                "tracks",
+                self.json_rows(
+                    self.json_row("t", TRACK_COLUMNS),
+                    "FROM review_tracks t WHERE t.application_id = a.id \
+                     AND t.round = (SELECT MAX(round) FROM review_tracks WHERE application_id = a.id)",
+                    "t.department",
+                ),
+            ),
+            (
+                "permit",
+                self.json_one(format!(
+                    "SELECT {} FROM permits p WHERE p.application_id = a.id",
+                    self.json_row("p", PERMIT_COLUMNS)
+                )),
+            ),
+        ]);
+        self.json_document(&format!("SELECT {doc} FROM applications a WHERE a.id = $1"), id).await
     }
 
     async fn list_applications(

@@ -85,7 +85,7 @@ async fn firms_and_staff(s: &dyn Store) {
     s.create_staff(&staff, "cli").await.expect("staff");
     assert!(matches!(s.create_staff(&staff, "cli").await, Err(StoreError::AlreadyExists("username"))));
     assert_eq!(s.staff_by_username("jingan-construction").await.expect("q"), Some(staff.clone()));
-    assert_eq!(s.staff_by_id("s1").await.expect("q"), Some(staff));
+    assert_eq!(s.staff_by_id("s1").await.expect("q"), Some(staff.clone()));
 
     let session = SessionRecord {
         token_hash: "t".repeat(64),
@@ -95,10 +95,44 @@ async fn firms_and_staff(s: &dyn Store) {
         created_at: 1_000,
     };
     s.create_session(&session).await.expect("session");
-    assert_eq!(s.session(&session.token_hash).await.expect("q"), Some(session.clone()));
+    // The session comes with its account, whole, in one read: the firm's for a firm's session…
+    let signed_in = s.session(&session.token_hash).await.expect("q").expect("found");
+    assert_eq!(signed_in.session, session);
+    assert_eq!(signed_in.firm, Some(firm("f1", "91310106MA1FL0D44X")));
+    assert_eq!(signed_in.staff, None);
+    // …the staff account (optional department and district decoded) for a staff session.
+    let staff_session = SessionRecord {
+        token_hash: "u".repeat(64),
+        principal_kind: "staff".into(),
+        principal_id: "s1".into(),
+        expires_at: 9_000,
+        created_at: 1_000,
+    };
+    s.create_session(&staff_session).await.expect("staff session");
+    let signed_in = s.session(&staff_session.token_hash).await.expect("q").expect("found");
+    assert_eq!((signed_in.firm, signed_in.staff), (None, Some(staff)));
+    // A session whose account is gone has no principal rather than a guessed one.
+    let orphan = SessionRecord { token_hash: "v".repeat(64), principal_id: "gone".into(), ..session.clone() };
+    s.create_session(&orphan).await.expect("orphan session");
+    let signed_in = s.session(&orphan.token_hash).await.expect("q").expect("found");
+    assert_eq!((signed_in.firm, signed_in.staff), (None, None));
     assert_eq!(s.delete_expired_sessions(4_999).await.expect("gc"), 0);
-    assert_eq!(s.delete_expired_sessions(5_000).await.expect("gc"), 1);
+    assert_eq!(s.delete_expired_sessions(5_000).await.expect("gc"), 2);
     assert!(s.session(&session.token_hash).await.expect("q").is_none());
+    assert!(s.session(&staff_session.token_hash).await.expect("q").is_some());
+}
+
+/// The case file (one query) holds exactly what the separate reads of its parts return.
+async fn case_file_matches_its_parts(s: &dyn Store, id: &str) -> CaseFile {
+    let case = s.case_file(id).await.expect("case file").expect("exists");
+    assert_eq!(Some(&case.application), s.application(id).await.expect("app").as_ref());
+    assert_eq!(Some(&case.firm), s.firm_by_id(&case.application.firm_id).await.expect("firm").as_ref());
+    assert_eq!(case.materials, s.materials(id).await.expect("materials"));
+    assert_eq!(case.latest_round, s.prereview_rounds(id).await.expect("rounds").pop());
+    assert_eq!(case.latest_decision, s.decisions(id).await.expect("decisions").pop());
+    assert_eq!(case.tracks, s.tracks(id).await.expect("tracks"));
+    assert_eq!(case.permit, s.permit_for_application(id).await.expect("permit"));
+    case
 }
 
 async fn applications_materials_and_submit(s: &dyn Store) {
@@ -139,6 +173,14 @@ async fn applications_materials_and_submit(s: &dyn Store) {
     assert!(matches!(s.delete_material("a1", "m2", "firm:f1", 61).await, Err(StoreError::NotFound)));
     assert!(matches!(s.delete_material("a2", "m1", "firm:f1", 61).await, Err(StoreError::NotFound)));
     assert_eq!(s.materials("a1").await.expect("list").len(), 1);
+    // A draft's file: its materials, nothing else yet.
+    let draft = case_file_matches_its_parts(s, "a1").await;
+    assert_eq!((draft.materials.len(), draft.latest_round, draft.tracks.len()), (1, None, 0));
+    s.add_material(&material("m4", "a1", "site_plan"), "firm:f1").await.expect("m4");
+    let two = case_file_matches_its_parts(s, "a1").await;
+    assert_eq!(two.materials.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), vec!["m1", "m4"]);
+    s.delete_material("a1", "m4", "firm:f1", 62).await.expect("delete m4");
+    assert!(s.case_file("zz").await.expect("q").is_none());
 
     let receipt = s.submit_application(&submit("a1", Some("k1"), "j1", 100), "firm:f1").await.expect("submit");
     assert_eq!((receipt.round, receipt.status.id(), receipt.job_id.as_str()), (1, "prereview", "j1"));
@@ -167,6 +209,7 @@ async fn applications_materials_and_submit(s: &dyn Store) {
     assert_eq!(rounds.len(), 1);
     assert_eq!((rounds[0].state.as_str(), rounds[0].materials_total), ("pending", 1));
     assert!(rounds[0].materials.contains("m1"));
+    assert_eq!(case_file_matches_its_parts(s, "a1").await.latest_round.map(|r| r.round), Some(1));
     assert!(matches!(s.submit_application(&submit("zz", None, "j4", 1), "firm:f1").await, Err(StoreError::NotFound)));
 }
 
@@ -411,6 +454,13 @@ async fn review_flow(s: &dyn Store) {
         vec![(2, "pending"), (2, "pending")]
     );
     assert_eq!(s.prereview_rounds("a3").await.expect("rounds").len(), 2);
+    // The file shows the second round: its pre-review, its decision, its two tracks.
+    let a3 = case_file_matches_its_parts(s, "a3").await;
+    assert_eq!((a3.latest_round.map(|r| r.round), a3.latest_decision.map(|d| d.round)), (Some(2), Some(2)));
+    assert_eq!(a3.tracks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["a3-c2", "a3-e2"]);
+    for a in ["a1", "a2"] {
+        case_file_matches_its_parts(s, a).await;
+    }
     // The superseded round's construction task is no longer work; the new round's is.
     let pending: Vec<String> = s
         .review_queue("jingan", "construction", Some("pending"))
@@ -566,6 +616,7 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     let p = s.permit(&p.number).await.expect("permit").expect("exists");
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
+    assert_eq!(case_file_matches_its_parts(s, "a1").await.permit.map(|p| p.status), Some("valid".into()));
     // The application's nights are 2026-12-01..03 (see `application`).
     assert_eq!(
         s.permit_cases_for_night("jingan", "2026-12-02")
@@ -792,6 +843,7 @@ async fn unknown_stored_values_are_corrupt(s: SqlStore) {
 
     s.overwrite_column("materials", "kind", ("id", "m1"), "photo").await.expect("tamper");
     assert!(corrupt(s.materials("a1").await.map(drop)));
+    assert!(corrupt(s.case_file("a1").await.map(drop)));
     s.overwrite_column("applications", "status", ("id", "a1"), "archived").await.expect("tamper");
     assert!(corrupt(s.application("a1").await.map(drop)));
     assert!(corrupt(s.list_applications(&ApplicationScope::All, 10, 0).await.map(drop)));
@@ -801,12 +853,23 @@ async fn unknown_stored_values_are_corrupt(s: SqlStore) {
     s.overwrite_column("staff", "role", ("id", "s1"), "reviewer").await.expect("repair");
     s.overwrite_column("staff", "department", ("id", "s1"), "planning").await.expect("tamper");
     assert!(corrupt(s.staff_by_id("s1").await.map(drop)));
+    // A session of that account does not sign anyone in as a guessed department.
+    let session = SessionRecord {
+        token_hash: "s".repeat(64),
+        principal_kind: "staff".into(),
+        principal_id: "s1".into(),
+        expires_at: 9_000,
+        created_at: 1,
+    };
+    s.create_session(&session).await.expect("session");
+    assert!(corrupt(s.session(&session.token_hash).await.map(drop)));
     s.overwrite_column("review_tracks", "department", ("id", "a2-c1"), "planning").await.expect("tamper");
     assert!(corrupt(s.tracks("a2").await.map(drop)));
     s.overwrite_column("review_tracks", "status", ("id", "a2-e1"), "maybe").await.expect("tamper");
     assert!(corrupt(s.track("a2-e1").await.map(drop)));
     s.overwrite_column("decisions", "outcome", ("application_id", "a2"), "approve_anyway").await.expect("tamper");
     assert!(corrupt(s.decisions("a2").await.map(drop)));
+    assert!(corrupt(s.case_file("a2").await.map(drop)));
     // Nothing was written on the strength of a guess.
     assert_eq!(s.jobs_for_application("a1").await.expect("jobs").len(), 0);
 }

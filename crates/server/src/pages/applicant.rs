@@ -750,11 +750,11 @@ pub async fn case_page(
     refused: Option<(&ApiError, &str)>,
 ) -> ApiResult<CasePage> {
     let (state, id) = (state.clone(), id.to_string());
-    let app = api::visible_application(&state, session.caller(), &id).await?;
-    let is_owner = matches!(session.caller(), crate::auth::Caller::Firm(f) if f.id == app.firm_id);
-    let editable = is_owner && app.status.editable();
-    let stored_form = app.form.clone();
-    let v = api::application_view(&state, session.caller(), app).await?;
+    let case = api::visible_case(&state, session.caller(), &id).await?;
+    let is_owner = matches!(session.caller(), crate::auth::Caller::Firm(f) if f.id == case.application.firm_id);
+    let editable = is_owner && case.application.status.editable();
+    let stored_form = case.application.form.clone();
+    let v = api::application_view(&state, case)?;
     let kind_blocks = kind_blocks(&v.id, &v.materials);
     let tasklist = if editable {
         let form: serde_json::Value = serde_json::from_str(&stored_form).map_err(ApiError::internal)?;

@@ -76,14 +76,15 @@ fn answers(id: &str, values: &std::collections::BTreeMap<String, String>) -> Vec
 /// `GET /applications/{id}/check`: the firm's own case while it may still be changed.
 pub async fn page(State(state): State<AppState>, session: PageSession, Path(id): Path<String>) -> ApiResult<CheckPage> {
     session.caller().firm()?;
-    let app = api::visible_application(&state, session.caller(), &id).await?;
+    let case = api::visible_case(&state, session.caller(), &id).await?;
+    let app = &case.application;
     if !app.status.editable() {
         return Err(nightpermit_store::StoreError::WrongStatus { current: app.status }.into());
     }
     let resubmit = app.status == ApplicationStatus::NeedsCorrection;
     let form: serde_json::Value = serde_json::from_str(&app.form).map_err(ApiError::internal)?;
     let values = formdata::values_of(&form);
-    let v = api::application_view(&state, session.caller(), app).await?;
+    let v = api::application_view(&state, case)?;
     let kinds: Vec<MaterialKind> = v.materials.iter().map(|m| m.kind).collect();
     let tasklist = task_list(&state, &values, &format!("/applications/{id}/edit"), Some((&id, &kinds)));
     Ok(CheckPage {

@@ -108,7 +108,7 @@ pub async fn keep_expired_posts(State(state): State<AppState>, req: Request, nex
     }
     // The ended session's row, if the store still has it, says whose form this is.
     let principal = match state.store.session(&token_hash(&token)).await {
-        Ok(s) => s.map(|s| s.principal_id),
+        Ok(s) => s.map(|s| s.session.principal_id),
         Err(e) => {
             tracing::warn!(error = %e, "session lookup for a kept form failed");
             None

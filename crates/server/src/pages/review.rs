@@ -6,7 +6,7 @@ use super::session::PageSession;
 use super::{see_other, Errors, Field, Nav};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::applications::{application_view, visible_application};
+use crate::routes::applications::{application_view, visible_case};
 use crate::routes::review::{decide, own_task, queue, reviewer, TaskDecisionBody};
 use crate::state::AppState;
 use crate::views::{rfc3339, ApplicationView};
@@ -360,9 +360,9 @@ async fn task_page(
 ) -> ApiResult<TaskPage> {
     let caller = session.caller();
     let task = own_task(state, caller, task_id).await?;
-    let app = visible_application(state, caller, &task.application_id).await?;
-    let site_no = app.construction_permit_no.clone();
-    let v = application_view(state, caller, app).await?;
+    let case = visible_case(state, caller, &task.application_id).await?;
+    let site_no = case.application.construction_permit_no.clone();
+    let v = application_view(state, case)?;
     let now = state.clock.now_ms();
     let until = task.decided_at.unwrap_or(now);
     let u = urgency(state, task.created_at, until);

@@ -11,25 +11,36 @@ use axum::Json;
 use nightpermit_cases::applications::Dispute;
 use nightpermit_cases::form::{merge_patch, validate_form, ApplicationForm};
 use nightpermit_domain::{ApplicationStatus, MaterialKind};
-use nightpermit_store::{ApplicationRecord, ApplicationScope, FormUpdate, MaterialRecord, StoreError};
+use nightpermit_store::{ApplicationRecord, ApplicationScope, CaseFile, FormUpdate, MaterialRecord, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+/// Whether the caller may see an application: its own firm, or staff of its district (or of
+/// every district).
+fn may_see(caller: &Caller, app: &ApplicationRecord) -> bool {
+    match caller {
+        Caller::Firm(f) => app.firm_id == f.id,
+        Caller::Staff(_) => caller.district().is_none_or(|d| d.id() == app.district),
+    }
+}
+
 /// Loads an application the caller may see. Anything else is 404, so ids of other firms'
 /// applications are not even confirmed to exist.
 pub async fn visible_application(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ApplicationRecord> {
-    let not_found = || ApiError::not_found("申请");
-    let app = state.store.application(id).await?.ok_or_else(not_found)?;
-    let visible = match caller {
-        Caller::Firm(f) => app.firm_id == f.id,
-        Caller::Staff(_) => caller.district().is_none_or(|d| d.id() == app.district),
-    };
-    if visible {
-        Ok(app)
-    } else {
-        Err(not_found())
-    }
+    let app = state.store.application(id).await?.filter(|a| may_see(caller, a));
+    app.ok_or_else(|| ApiError::not_found("申请"))
+}
+
+/// Loads the whole case file of an application the caller may see (one query), 404 otherwise.
+pub async fn visible_case(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CaseFile> {
+    let case = state.store.case_file(id).await?.filter(|c| may_see(caller, &c.application));
+    case.ok_or_else(|| ApiError::not_found("申请"))
+}
+
+/// The view of an application as it is now, after a change the caller made to it.
+async fn current_view(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ApplicationView> {
+    application_view(state, visible_case(state, caller, id).await?)
 }
 
 /// Loads an application the calling firm owns, for changes.
@@ -72,22 +83,11 @@ pub async fn list_rounds(
     Ok(Json(state.store.prereview_rounds(&app.id).await?.into_iter().map(round_view).collect()))
 }
 
-/// Builds the full API.md view of one application.
-pub async fn application_view(state: &AppState, caller: &Caller, app: ApplicationRecord) -> ApiResult<ApplicationView> {
+/// Builds the full API.md view of one application from its case file.
+pub fn application_view(state: &AppState, case: CaseFile) -> ApiResult<ApplicationView> {
+    let CaseFile { application: app, firm, materials, latest_round, latest_decision, tracks, permit } = case;
     let form = stored_form(&app)?;
     let status = app.status;
-    // The owner's record is already loaded with the session; others' is looked up.
-    let firm = match caller {
-        Caller::Firm(f) if f.id == app.firm_id => f.clone(),
-        _ => state
-            .store
-            .firm_by_id(&app.firm_id)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application {} has no firm", app.id)))?,
-    };
-    // Parts a case cannot have yet are not queried: nothing before the first submission, no
-    // permit before approval.
-    let submitted = app.round > 0;
     let may_have_permit = matches!(
         status,
         ApplicationStatus::Approved
@@ -95,10 +95,7 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
             | ApplicationStatus::Revoked
             | ApplicationStatus::Expired
     );
-    let materials = state
-        .store
-        .materials(&app.id)
-        .await?
+    let materials = materials
         .into_iter()
         .map(|m| MaterialView {
             kind: m.kind,
@@ -110,9 +107,8 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
             uploaded_at: rfc3339(m.created_at),
         })
         .collect();
-    let prereview = if submitted { state.store.prereview_rounds(&app.id).await?.pop().map(round_view) } else { None };
-    let decisions = if submitted { state.store.decisions(&app.id).await? } else { Vec::new() };
-    let decision = decisions.into_iter().last().map(|d| DecisionView {
+    let prereview = latest_round.map(round_view);
+    let decision = latest_decision.map(|d| DecisionView {
         outcome: d.outcome,
         ruleset_id: d.ruleset_id,
         ruleset_version: d.ruleset_version,
@@ -121,8 +117,8 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
         trace: serde_json::from_str(&d.trace).unwrap_or_default(),
         decided_at: rfc3339(d.decided_at),
     });
-    let permit_record = if may_have_permit { state.store.permit_for_application(&app.id).await? } else { None };
-    let permit = match permit_record.filter(|p| p.status != "pending") {
+    // A permit is shown once sealed: a number allocated to a case still being sealed is not one.
+    let permit = match permit.filter(|p| may_have_permit && p.status != "pending") {
         Some(p) => Some(PermitRef {
             status: nightpermit_cases::permits::permit_status(&p, &form, state.clock.now_ms()),
             pdf_url: format!("/api/v1/permits/{}/pdf", p.number),
@@ -130,7 +126,6 @@ pub async fn application_view(state: &AppState, caller: &Caller, app: Applicatio
         }),
         None => None,
     };
-    let tracks = if submitted { state.store.tracks(&app.id).await? } else { Vec::new() };
     let tracks = (!tracks.is_empty()).then(|| {
         tracks
             .into_iter()
@@ -195,7 +190,7 @@ pub async fn create_application(
         updated_at: now,
     };
     state.store.create_application(&record, &caller.actor()).await?;
-    Ok((StatusCode::CREATED, Json(application_view(&state, &caller, record).await?)))
+    Ok((StatusCode::CREATED, Json(current_view(&state, &caller, &record.id).await?)))
 }
 
 /// Edits a draft, or an application returned for correction (JSON merge patch, RFC 7396).
@@ -237,7 +232,7 @@ pub async fn patch_application(
             &caller.actor(),
         )
         .await?;
-    Ok(Json(application_view(&state, &caller, updated).await?))
+    Ok(Json(current_view(&state, &caller, &updated.id).await?))
 }
 
 /// One application with its materials, pre-review, decision, tracks and permit.
@@ -249,8 +244,7 @@ pub async fn get_application(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationView>> {
-    let app = visible_application(&state, &caller, &id).await?;
-    Ok(Json(application_view(&state, &caller, app).await?))
+    Ok(Json(application_view(&state, visible_case(&state, &caller, &id).await?)?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -444,7 +438,7 @@ pub async fn withdraw_application(
 ) -> ApiResult<Json<ApplicationView>> {
     owned_application(&state, &caller, &id).await?;
     let withdrawn = state.withdraw(&id, &caller.actor()).await?;
-    Ok(Json(application_view(&state, &caller, withdrawn).await?))
+    Ok(Json(current_view(&state, &caller, &withdrawn.id).await?))
 }
 
 /// Submits the application: one case, one pre-review job. Repeat-safe with `Idempotency-Key`.
@@ -514,5 +508,5 @@ pub async fn dispute_findings(
     let app = owned_application(&state, &caller, &id).await?;
     let dispute = Dispute { finding_ids: &body.finding_ids, codes: &body.codes, comment: &body.comment };
     let updated = state.dispute(&app, &dispute, &caller.actor()).await?;
-    Ok(Json(application_view(&state, &caller, updated).await?))
+    Ok(Json(current_view(&state, &caller, &updated.id).await?))
 }
