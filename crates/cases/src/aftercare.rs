@@ -1,4 +1,4 @@
-//! After-care helpers shared by the complaint, inspection and register routes: which permits
+//! After-care helpers shared by complaints, inspections and the register route: which permits
 //! were in force at a place and time, and the calendar the complaint deadlines count on.
 
 use crate::form::ApplicationForm;

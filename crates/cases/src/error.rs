@@ -32,6 +32,9 @@ pub enum CaseError {
     /// What the step was asked about does not exist (or is not the caller's to see).
     #[error("{0}不存在")]
     NotFound(&'static str),
+    /// The caller's role or district does not allow the step (the message says whose it is).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A fault of ours (a stored record we cannot read, a key that fails): logged, not shown.
@@ -46,6 +49,24 @@ impl CaseError {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         CaseError::Conflict { code, message: message.into() }
+    }
+
+    /// A step the store refuses with one of its after-care codes, with that code's message.
+    pub fn refused(code: &'static str) -> Self {
+        CaseError::conflict(code, conflict_message(code))
+    }
+}
+
+/// The Chinese message of an after-care conflict code, as the store reports it
+/// (`StoreError::Conflict`).
+pub fn conflict_message(code: &str) -> &'static str {
+    match code {
+        "COMPLAINT_CONCLUDED" => "该投诉已办结，不能再记录处理环节",
+        "STEP_ALREADY_RECORDED" => "该处理环节已记录，不能重复记录",
+        "STEP_OUT_OF_ORDER" => "请按顺序记录：联系投诉人、现场检查、整改复查（未责令整改可略过）、办结",
+        "INSPECTION_RECORDED" => "该检查结果已记录，不能重复记录",
+        "NOT_YOUR_INSPECTION" => "该检查任务未分配给您",
+        _ => "当前状态不允许此操作",
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod aftercare;
 pub mod applications;
+pub mod complaints;
 pub mod config;
 mod error;
 pub mod facts;
@@ -23,7 +24,7 @@ pub mod sealing;
 pub mod time;
 
 pub use config::Settings;
-pub use error::{CaseError, CaseResult, FieldError};
+pub use error::{conflict_message, CaseError, CaseResult, FieldError};
 pub use policy::Policy;
 pub use time::Clock;
 

@@ -91,6 +91,11 @@ impl Caller {
         }
     }
 
+    /// The caller as the complaint rule sees whoever records a follow-up step.
+    pub fn follower(&self) -> nightpermit_cases::complaints::Follower {
+        nightpermit_cases::complaints::Follower { role: self.role(), district: self.district(), actor: self.actor() }
+    }
+
     pub fn district(&self) -> Option<District> {
         match self {
             Caller::Firm(_) => None,

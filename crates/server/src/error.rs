@@ -148,7 +148,9 @@ impl From<StoreError> for ApiError {
                 "IDEMPOTENCY_KEY_REUSED",
                 "该 Idempotency-Key 已用于另一份申请，请为每次提交使用新的键",
             ),
-            StoreError::Conflict(code) => ApiError::new(StatusCode::CONFLICT, code, conflict_message(code)),
+            StoreError::Conflict(code) => {
+                ApiError::new(StatusCode::CONFLICT, code, nightpermit_cases::conflict_message(code))
+            }
             other => ApiError::internal(other),
         }
     }
@@ -161,21 +163,10 @@ impl From<nightpermit_cases::CaseError> for ApiError {
             CaseError::Invalid(errors) => ApiError::validation(errors),
             CaseError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             CaseError::NotFound(what) => ApiError::not_found(what),
+            CaseError::Forbidden(why) => ApiError::forbidden(why),
             CaseError::Store(e) => e.into(),
             CaseError::Internal(e) => ApiError::internal(e),
         }
-    }
-}
-
-/// The Chinese message of an after-care conflict code.
-fn conflict_message(code: &str) -> &'static str {
-    match code {
-        "COMPLAINT_CONCLUDED" => "该投诉已办结，不能再记录处理环节",
-        "STEP_ALREADY_RECORDED" => "该处理环节已记录，不能重复记录",
-        "STEP_OUT_OF_ORDER" => "请按顺序记录：联系投诉人、现场检查、整改复查（未责令整改可略过）、办结",
-        "INSPECTION_RECORDED" => "该检查结果已记录，不能重复记录",
-        "NOT_YOUR_INSPECTION" => "该检查任务未分配给您",
-        _ => "当前状态不允许此操作",
     }
 }
 

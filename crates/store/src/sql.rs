@@ -626,6 +626,89 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A test hook: applies the migrations up to `version` only, leaving the database as a
+    /// release of that schema left it; `migrate` later applies the rest as an upgrade does.
+    #[cfg(feature = "testing")]
+    pub async fn migrate_up_to(&self, version: i64) -> StoreResult<()> {
+        use sqlx::migrate::{Migration, MigrationSource, Migrator};
+        #[derive(Debug)]
+        struct Earlier(Vec<Migration>);
+        impl MigrationSource<'static> for Earlier {
+            fn resolve(
+                self,
+            ) -> std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send + 'static,
+                >,
+            > {
+                Box::pin(async move { Ok(self.0) })
+            }
+        }
+        let all = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let earlier = Earlier(all.iter().filter(|m| m.version <= version).cloned().collect());
+        Migrator::new(earlier).await?.run(&self.write).await?;
+        Ok(())
+    }
+
+    /// A test hook: appends an audit entry as the code before per-entity chains (migration 0006)
+    /// did: the next `seq`, linked to the last entry of the whole log, no chain position. Run on
+    /// a database migrated only up to 0005, it makes the log that 0006 finds as the legacy chain.
+    #[cfg(feature = "testing")]
+    pub async fn append_legacy_audit(&self, ev: &AuditEvent<'_>) -> StoreResult<AuditEntry> {
+        let mut tx = self.begin_write().await?;
+        let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_string()));
+        let mut entry = AuditEntry {
+            seq: prev_seq + 1,
+            at: ev.at,
+            actor: ev.actor.into(),
+            action: ev.action.into(),
+            entity: ev.entity.into(),
+            entity_id: ev.entity_id.into(),
+            before_state: ev.before.clone(),
+            after_state: ev.after.clone(),
+            prev_hash,
+            hash: String::new(),
+            chain_pos: None,
+        };
+        // Without a chain position this is the legacy hash, as those entries were hashed.
+        entry.hash = entry.recompute_hash();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, before_state, after_state, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.entity)
+        .bind(&entry.entity_id)
+        .bind(&entry.before_state)
+        .bind(&entry.after_state)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// A test hook: deletes the entries of the legacy chain from `from_seq` on, as an attacker
+    /// with database access could cut off its tail.
+    #[cfg(feature = "testing")]
+    pub async fn delete_legacy_audit_entries(&self, from_seq: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM audit_log WHERE chain_pos IS NULL AND seq >= $1")
+            .bind(from_seq)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// A test hook: deletes audit entries behind the chain's back (one entry, or a whole chain
     /// with its head), as an attacker with database access could.
     #[cfg(feature = "testing")]

@@ -28,6 +28,20 @@ pub async fn fresh_postgres() -> StoreResult<SqlStore> {
     Ok(store)
 }
 
+/// A fresh Postgres database migrated only up to `version`, as an older release left it.
+pub async fn fresh_postgres_at(version: i64) -> StoreResult<SqlStore> {
+    let store = SqlStore::connect(&fresh_postgres_url().await?).await?;
+    store.migrate_up_to(version).await?;
+    Ok(store)
+}
+
+/// A fresh SQLite file migrated only up to `version`, as an older release left it.
+pub async fn fresh_sqlite_at(dir: &Path, version: i64) -> StoreResult<SqlStore> {
+    let store = SqlStore::open_sqlite(&dir.join("nightpermit.db")).await?;
+    store.migrate_up_to(version).await?;
+    Ok(store)
+}
+
 pub async fn fresh_sqlite(dir: &Path) -> StoreResult<SqlStore> {
     let store = SqlStore::open_sqlite(&dir.join("nightpermit.db")).await?;
     store.migrate().await?;

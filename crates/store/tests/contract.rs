@@ -322,6 +322,64 @@ async fn audit_chain_deleted_whole_is_noticed_by_checkpoint(s: SqlStore) {
     assert!(why.contains("application/a1") && why.contains("checkpoint 1"), "{why}");
 }
 
+/// The log as it was before per-entity chains: a database written at schema 0005 (one chain
+/// in `seq` order), then migrated on. `audit verify` walks that legacy chain, checks that it ends
+/// where migration 0006 recorded (`audit_legacy_head`), and goes on with the per-entity chains
+/// written since. A legacy entry changed, or the legacy chain's tail cut off, is named as the
+/// first broken link.
+async fn legacy_audit_chain_before_0006(s: SqlStore) {
+    let written_before = [
+        ("firm.registered", "firm", "f1", None),
+        ("application.created", "application", "a1", None),
+        ("material.added", "application", "a1", None),
+        ("application.submitted", "application", "a1", Some("{\"status\":\"draft\"}")),
+    ];
+    let mut legacy = Vec::new();
+    for (i, (action, entity, entity_id, before)) in written_before.into_iter().enumerate() {
+        let at = 100 + i64::try_from(i).expect("small");
+        let ev = audit::AuditEvent {
+            at,
+            actor: "firm:f1",
+            action,
+            entity,
+            entity_id,
+            before: before.map(str::to_string),
+            after: Some(format!("{{\"at\":{at}}}")),
+        };
+        legacy.push(s.append_legacy_audit(&ev).await.expect("an entry as the code before 0006 wrote it"));
+    }
+    // Each entry links to the one before it in the whole log, whatever its entity.
+    assert!(legacy.windows(2).all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1));
+    s.migrate().await.expect("0006 and the migrations after it");
+
+    // Written since: per-entity chains, numbered after the legacy entries.
+    s.create_firm(&firm("f2", "91310106MA1FL0D45X"), "firm:f2").await.expect("firm");
+    s.create_application(&application("a2", "f2", 200), "firm:f2").await.expect("app");
+    let all = s.audit_entries(0, 100).await.expect("entries");
+    assert_eq!(
+        all.iter().map(|e| (e.seq, e.chain_pos)).collect::<Vec<_>>(),
+        vec![(1, None), (2, None), (3, None), (4, None), (5, Some(1)), (6, Some(1))]
+    );
+    assert_eq!(all[..4], legacy[..], "the migration leaves the legacy entries as they were");
+    assert_eq!(s.checkpoint_audit(5_000).await.expect("checkpoint"), Some(1));
+    assert_eq!(s.verify_audit_chain().await.expect("verify"), AuditVerification { entries: 6, first_broken: None });
+
+    // A legacy entry changed behind the log's back is the first broken link; put back, it holds.
+    s.tamper_audit_entry(2, "application.forged").await.expect("tamper");
+    let v = s.verify_audit_chain().await.expect("verify");
+    assert_eq!(v.first_broken, Some((2, "content does not match its hash".to_string())));
+    s.tamper_audit_entry(2, "application.created").await.expect("restore");
+    assert_eq!(s.verify_audit_chain().await.expect("verify").first_broken, None);
+
+    // The legacy tail cut off: every entry left links up, but the chain no longer ends where
+    // 0006 recorded; the last entry left is named, with the entries missing after it.
+    s.delete_legacy_audit_entries(3).await.expect("cut");
+    let v = s.verify_audit_chain().await.expect("verify");
+    let (seq, why) = v.first_broken.expect("a cut-off legacy tail is noticed");
+    assert_eq!(seq, 2, "{why}");
+    assert!(why.contains("ended at entry 4") && why.contains("entries after 2 are missing"), "{why}");
+}
+
 async fn concurrent_submits_make_one_round(s: std::sync::Arc<dyn Store>) {
     s.create_firm(&firm("f1", "91310106MA1FL0D44X"), "firm:f1").await.expect("firm");
     s.create_application(&application("a1", "f1", 1), "firm:f1").await.expect("app");
@@ -902,6 +960,29 @@ macro_rules! contract {
             )+
         }
     };
+}
+
+/// Contract tests that begin on an older schema and migrate on, on both backends.
+mod upgraded {
+    use nightpermit_store::testing::{fresh_postgres_at, fresh_sqlite_at};
+
+    /// The last migration before per-entity audit chains.
+    const BEFORE_AUDIT_CHAINS: i64 = 5;
+
+    #[tokio::test]
+    async fn legacy_audit_chain_before_0006_sqlite() {
+        let dir = super::tempdir();
+        let store = fresh_sqlite_at(&dir, BEFORE_AUDIT_CHAINS).await.expect("sqlite at 0005");
+        super::legacy_audit_chain_before_0006(store).await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn legacy_audit_chain_before_0006_postgres() {
+        let store =
+            fresh_postgres_at(BEFORE_AUDIT_CHAINS).await.expect("postgres at 127.0.0.1:5432 (see README), at 0005");
+        super::legacy_audit_chain_before_0006(store).await;
+    }
 }
 
 fn tempdir() -> std::path::PathBuf {

@@ -1,12 +1,12 @@
 //! A resident's complaint about night noise: the form (prefilled from a permit page or a
-//! district's night list), filed through the API's complaint handler (rate-limited as the API
+//! district's night list), filed by the cases crate as the API files it (rate-limited as the API
 //! is, see `protection::Limited::of`), and its progress by reference — no personal data.
 
 use super::accounts::FormPage;
 use super::session::PageSession;
 use super::{see_other, Errors, Field, Nav};
-use crate::error::{ApiError, ApiJson, ApiResult, FieldError};
-use crate::routes::complaints::{file_complaint, get_complaint, ComplaintContact, NewComplaint, PublicComplaint};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::complaints::{public_view, ComplaintContact, NewComplaint, PublicComplaint};
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -119,7 +119,7 @@ fn none_if_empty(s: &str) -> Option<String> {
     Some(s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// `POST /complaints`: through the API's handler; a datetime-local value is Shanghai time.
+/// `POST /complaints`: filed as the API files it; a datetime-local value is Shanghai time.
 pub async fn file(
     State(state): State<AppState>,
     session: Option<PageSession>,
@@ -148,8 +148,8 @@ pub async fn file(
         description: f.description.clone(),
         contact,
     };
-    match file_complaint(State(state), ApiJson(body)).await {
-        Ok((_, receipt)) => see_other(&format!("/complaints/{}?filed=1", receipt.0.reference)),
+    match state.file_complaint(&body).await.map_err(ApiError::from) {
+        Ok(filed) => see_other(&format!("/complaints/{}?filed=1", filed.record.reference)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             (StatusCode::UNPROCESSABLE_ENTITY, form_page(session.as_ref(), &f, Some(&e))).into_response()
         }
@@ -181,7 +181,7 @@ pub async fn show(
     Path(reference): Path<String>,
     Query(q): Query<Filed>,
 ) -> ApiResult<ComplaintPage> {
-    let c = get_complaint(State(state.clone()), Path(reference)).await?.0;
+    let c = public_view(&state.complaint(&reference).await?);
     let district_name = c
         .district
         .parse::<District>()

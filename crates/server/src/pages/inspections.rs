@@ -1,13 +1,13 @@
 //! The inspector's page: the double-random inspections drawn for them, each with a form for
 //! its result, and the open complaints of their district with the deadline of every step and a
-//! form for the next one. Results and steps go through the after-care API's own handlers (the
-//! night limit, the firm's record, the order of the steps); this page only presents them.
+//! form for the next one. Results and steps are recorded by the cases crate (the night limit,
+//! the firm's record, the order of the steps); this page only presents them.
 
 use super::session::PageSession;
 use super::{see_other, Errors, Field, Nav};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError};
-use crate::routes::complaints::{list_complaints, record_step, ComplaintQuery, StaffComplaint, StepBody};
+use crate::error::{ApiError, ApiJson, ApiResult, FieldError};
+use crate::routes::complaints::{staff_view, StaffComplaint};
 use crate::routes::inspections::{my_inspections, record_result, InspectionView, ResultBody};
 use crate::state::AppState;
 use askama::Template;
@@ -15,6 +15,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use nightpermit_cases::complaints::{ComplaintSelection, StepReport};
 use nightpermit_domain::{ComplaintOutcome, ComplaintStep, InspectionStatus, Role};
 use serde::Deserialize;
 
@@ -110,23 +111,6 @@ fn summary(e: &ApiError, fields: &[Field]) -> Errors {
     errors
 }
 
-/// The first step not yet done, in the order the complaint rule sets.
-fn next_step(c: &StaffComplaint) -> Option<ComplaintStep> {
-    if c.progress.status == "concluded" {
-        return None;
-    }
-    let done = |s: ComplaintStep| c.progress.steps.iter().any(|p| p.step == s && p.done_at.is_some());
-    if !done(ComplaintStep::Contacted) {
-        Some(ComplaintStep::Contacted)
-    } else if !done(ComplaintStep::Inspected) {
-        Some(ComplaintStep::Inspected)
-    } else if !done(ComplaintStep::Checked) && c.rectification_ordered != Some(false) {
-        Some(ComplaintStep::Checked)
-    } else {
-        Some(ComplaintStep::Concluded)
-    }
-}
-
 fn inspector(session: &PageSession) -> ApiResult<&Caller> {
     let caller = session.caller();
     if caller.role() != Role::Inspector {
@@ -176,9 +160,9 @@ async fn page(
     inspections.sort_by_key(|i| !i.open);
     let mut complaints = Vec::new();
     if caller.district().is_some() {
-        let query = ComplaintQuery { district: None, overdue: None, include_concluded: None };
-        for c in list_complaints(State(state.clone()), caller.clone(), ApiQuery(query)).await?.0.items {
-            let next = next_step(&c);
+        for case in state.complaints_to_follow(&caller.follower(), ComplaintSelection::default()).await? {
+            let next = case.progress.next;
+            let c = staff_view(&case);
             let reference = c.progress.reference.clone();
             let blank = StepForm::default();
             let sent = match refused {
@@ -326,25 +310,25 @@ pub struct StepForm {
     outcome: String,
 }
 
-fn step_body(f: &StepForm) -> ApiResult<StepBody> {
+fn step_report(f: &StepForm) -> ApiResult<StepReport> {
     let mut errors = Vec::new();
     let note = Some(f.note.clone());
     let body = match f.step.parse::<ComplaintStep>() {
-        Ok(ComplaintStep::Contacted) => Some(StepBody::Contacted { note }),
+        Ok(ComplaintStep::Contacted) => Some(StepReport::Contacted { note }),
         Ok(ComplaintStep::Inspected) => {
             let noise = decibels(&mut errors, &f.noise_db);
             let ordered = flag(&mut errors, "rectification_ordered", &f.rectification_ordered);
-            noise.zip(ordered).map(|(noise_db, rectification_ordered)| StepBody::Inspected {
+            noise.zip(ordered).map(|(noise_db, rectification_ordered)| StepReport::Inspected {
                 noise_db,
                 rectification_ordered,
                 note,
             })
         }
         Ok(ComplaintStep::Checked) => {
-            flag(&mut errors, "rectified", &f.rectified).map(|rectified| StepBody::Checked { rectified, note })
+            flag(&mut errors, "rectified", &f.rectified).map(|rectified| StepReport::Checked { rectified, note })
         }
         Ok(ComplaintStep::Concluded) => match f.outcome.parse::<ComplaintOutcome>() {
-            Ok(outcome) => Some(StepBody::Concluded { outcome, note }),
+            Ok(outcome) => Some(StepReport::Concluded { outcome, note }),
             Err(_) => {
                 errors.push(FieldError::new("outcome", "REQUIRED", "请选择处理结论"));
                 None
@@ -358,7 +342,7 @@ fn step_body(f: &StepForm) -> ApiResult<StepBody> {
     }
 }
 
-/// `POST /inspections/complaints/{reference}/steps`: through the API's step handler.
+/// `POST /inspections/complaints/{reference}/steps`: recorded as the API records it.
 pub async fn step(
     State(state): State<AppState>,
     session: PageSession,
@@ -368,10 +352,12 @@ pub async fn step(
     if let Err(e) = session.check_csrf(f.csrf.as_deref()).and_then(|()| inspector(&session).map(|_| ())) {
         return e.into_response();
     }
-    let outcome = match step_body(&f) {
-        Ok(body) => record_step(State(state.clone()), session.caller().clone(), Path(reference.clone()), ApiJson(body))
+    let outcome = match step_report(&f) {
+        Ok(report) => state
+            .record_complaint_step(&reference, &report, &session.caller().follower())
             .await
-            .map(|_| ()),
+            .map(|_| ())
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     match outcome {
