@@ -99,9 +99,12 @@ impl TestApp {
     /// Starts a pre-review worker in this process, as `nightpermit worker` would.
     pub fn start_worker(&self) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(nightpermit_worker::run_standalone(self.state.cases.clone(), async move {
-            let _ = rx.await;
-        }));
+        let handle = tokio::spawn(nightpermit_worker::run_standalone(
+            nightpermit_cases::Cases::clone(&self.state.cases),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         (tx, handle)
     }
 

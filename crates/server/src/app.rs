@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let protection = Arc::new(crate::protection::Protection::new(&settings.abuse));
-    Ok(AppState { protection, cases: Cases::open(settings).await?, metrics: Arc::new(Metrics::new()?) })
+    Ok(AppState { protection, cases: Arc::new(Cases::open(settings).await?), metrics: Arc::new(Metrics::new()?) })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets requests in flight finish.
@@ -27,7 +27,7 @@ pub async fn serve(
     };
     let worker = prereviewer.map(|prereviewer| {
         let id = format!("serve-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        tokio::spawn(nightpermit_worker::run(state.cases.clone(), prereviewer, id, stop_rx))
+        tokio::spawn(nightpermit_worker::run(Cases::clone(&state.cases), prereviewer, id, stop_rx))
     });
     let header_timeout = std::time::Duration::from_secs(state.settings.server.header_read_timeout_secs.max(1));
     let app = routes::router(state);

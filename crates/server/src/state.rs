@@ -10,8 +10,9 @@ pub use nightpermit_cases::Clock;
 #[derive(Clone)]
 pub struct AppState {
     /// Settings, storage, clock, policy and keys: what the lifecycle runs on. The fields are
-    /// reached through `Deref` (`state.store`, `state.settings`), as handlers use them.
-    pub cases: Cases,
+    /// reached through `Deref` (`state.store`, `state.settings`), as handlers use them. Behind
+    /// one `Arc` because every request clones the state several times (router, middleware).
+    pub cases: Arc<Cases>,
     pub metrics: Arc<Metrics>,
     /// Rate limits, sign-in locks and the password-hashing pool.
     pub protection: Arc<crate::protection::Protection>,

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 // After-care (complaints, inspections, register) implements its own trait in sql/aftercare.rs.
 mod aftercare;
+mod documents;
+use documents::Documents;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -50,6 +52,8 @@ pub struct SqlStore {
     /// Writers; on SQLite a single connection, so writes queue here instead of failing with
     /// SQLITE_BUSY. On Postgres the same pool as `read`.
     write: AnyPool,
+    /// The one-document reads' SQL, written once for the backend's dialect.
+    documents: Documents,
 }
 
 const APPLICATION_COLUMNS: &str =
@@ -140,11 +144,16 @@ impl SqlStore {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool =
                 AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
-            Ok(Self { backend: Backend::Postgres, read: pool.clone(), write: pool })
+            Ok(Self {
+                backend: Backend::Postgres,
+                read: pool.clone(),
+                write: pool,
+                documents: Documents::new(Backend::Postgres),
+            })
         } else if url.starts_with("sqlite:") {
             let read = Self::sqlite_pool(url, 8).await?;
             let write = Self::sqlite_pool(url, 1).await?;
-            Ok(Self { backend: Backend::Sqlite, read, write })
+            Ok(Self { backend: Backend::Sqlite, read, write, documents: Documents::new(Backend::Sqlite) })
         } else {
             Err(StoreError::Database(sqlx::Error::Configuration(
                 format!("unsupported database URL scheme in {:?}; use postgres:// or sqlite://", redact(url)).into(),
@@ -385,36 +394,6 @@ impl SqlStore {
         Ok(receipt)
     }
 
-    /// One row of `table` (aliased `alias`) as a JSON object with the columns as keys, in the
-    /// dialect's own JSON function; the records deserialize it with their serde derive.
-    fn json_row(&self, alias: &str, columns: &str) -> String {
-        let pairs = columns.split(", ").map(|c| format!("'{c}', {alias}.{c}")).collect::<Vec<_>>().join(", ");
-        match self.backend {
-            Backend::Sqlite => format!("json_object({pairs})"),
-            Backend::Postgres => format!("json_build_object({pairs})"),
-        }
-    }
-
-    /// A scalar subquery's JSON object (or JSON null) inside an enclosing JSON object. SQLite
-    /// passes a subquery's JSON on as text unless `json()` marks it JSON again.
-    fn json_one(&self, select: String) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("json(({select}))"),
-            Backend::Postgres => format!("({select})"),
-        }
-    }
-
-    /// The JSON array of `row` over `from_where`, ordered by `order` (an empty array, not null,
-    /// when there are no rows).
-    fn json_rows(&self, row: String, from_where: &str, order: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("json((SELECT json_group_array({row} ORDER BY {order}) {from_where}))"),
-            Backend::Postgres => {
-                format!("COALESCE((SELECT json_agg({row} ORDER BY {order}) {from_where}), '[]'::json)")
-            }
-        }
-    }
-
     /// Runs a query that answers one JSON document (or no row) and decodes it. A document that
     /// does not decode holds values no code path wrote: corruption, as for a row.
     async fn json_document<T: serde::de::DeserializeOwned>(&self, sql: &str, key: &str) -> StoreResult<Option<T>> {
@@ -427,15 +406,6 @@ impl SqlStore {
             })
         })
         .transpose()
-    }
-
-    /// The SELECT list of one JSON document built from `(key, JSON expression)` parts, as text.
-    fn json_document_of(&self, parts: &[(&str, String)]) -> String {
-        let pairs = parts.iter().map(|(k, v)| format!("'{k}', {v}")).collect::<Vec<_>>().join(", ");
-        match self.backend {
-            Backend::Sqlite => format!("json_object({pairs})"),
-            Backend::Postgres => format!("json_build_object({pairs})::text"),
-        }
     }
 
     /// One row by a single key, from the readers.
@@ -960,24 +930,7 @@ impl Store for SqlStore {
 
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>> {
         // One round trip for what every authenticated request needs first.
-        let doc = self.json_document_of(&[
-            ("session", self.json_row("s", SESSION_COLUMNS)),
-            (
-                "firm",
-                self.json_one(format!(
-                    "SELECT {} FROM firms f WHERE s.principal_kind = 'firm' AND f.id = s.principal_id",
-                    self.json_row("f", FIRM_COLUMNS)
-                )),
-            ),
-            (
-                "staff",
-                self.json_one(format!(
-                    "SELECT {} FROM staff st WHERE s.principal_kind = 'staff' AND st.id = s.principal_id",
-                    self.json_row("st", STAFF_COLUMNS)
-                )),
-            ),
-        ]);
-        self.json_document(&format!("SELECT {doc} FROM sessions s WHERE s.token_hash = $1"), token_hash).await
+        self.json_document(&self.documents.session, token_hash).await
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
@@ -1128,54 +1081,7 @@ impl Store for SqlStore {
     }
 
     async fn case_file(&self, id: &str) -> StoreResult<Option<CaseFile>> {
-        // Each part is the same query its own method runs, as a subquery of one document, so a
-        // case's view costs one round trip however many materials and tracks it has.
-        let doc = self.json_document_of(&[
-            ("application", self.json_row("a", APPLICATION_COLUMNS)),
-            (
-                "firm",
-                self.json_one(format!("SELECT {} FROM firms f WHERE f.id = a.firm_id", self.json_row("f", FIRM_COLUMNS))),
-            ),
-            (
-                "materials",
-                self.json_rows(
-                    self.json_row("m", MATERIAL_COLUMNS),
-                    "FROM materials m WHERE m.application_id = a.id",
-                    "m.created_at, m.id",
-                ),
-            ),
-            (
-                "latest_round",
-                self.json_one(format!(
-                    "SELECT {} FROM prereview_rounds r WHERE r.application_id = a.id ORDER BY r.round DESC LIMIT 1",
-                    self.json_row("r", ROUND_COLUMNS)
-                )),
-            ),
-            (
-                "latest_decision",
-                self.json_one(format!(
-                    "SELECT {} FROM decisions d WHERE d.application_id = a.id ORDER BY d.round DESC LIMIT 1",
-                    self.json_row("d", DECISION_COLUMNS)
-                )),
-            ),
-            (
-                "tracks",
-                self.json_rows(
-                    self.json_row("t", TRACK_COLUMNS),
-                    "FROM review_tracks t WHERE t.application_id = a.id \
-                     AND t.round = (SELECT MAX(round) FROM review_tracks WHERE application_id = a.id)",
-                    "t.department",
-                ),
-            ),
-            (
-                "permit",
-                self.json_one(format!(
-                    "SELECT {} FROM permits p WHERE p.application_id = a.id",
-                    self.json_row("p", PERMIT_COLUMNS)
-                )),
-            ),
-        ]);
-        self.json_document(&format!("SELECT {doc} FROM applications a WHERE a.id = $1"), id).await
+        self.json_document(&self.documents.case_file, id).await
     }
 
     async fn list_applications(
