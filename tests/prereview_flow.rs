@@ -426,6 +426,22 @@ async fn auto_approval_under_a_custom_rule_set() {
     assert!(out.status.success(), "{printed}");
     assert!(printed.contains("VALID") && !printed.contains("INVALID"), "{printed}");
 
+    // The site notice to post at the gate: a PDF whose Chinese text a reader can extract.
+    let notice = app.get(&format!("/p/{number}/notice.pdf"), None).await;
+    assert_eq!(notice.headers()["content-type"], "application/pdf");
+    let notice_file = dir.join("notice.pdf");
+    std::fs::write(&notice_file, notice.bytes().await.expect("notice")).expect("write");
+    let text = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&notice_file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (fix: run `make deps`)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in ["夜间施工公示", number.as_str(), c.project_name.as_str(), "扫码查看许可证状态"] {
+        assert!(text.contains(expected), "the notice lacks {expected}: {text}");
+    }
+
     // Revoked: the public record, the night list and the online verification say so.
     let admin = app.staff("root-admin", "admin", None, None).await;
     let r = app.post_json(&format!("/api/v1/permits/{number}/revoke"), Some(&token), &json!({"reason": "x"})).await;

@@ -1,5 +1,5 @@
-//! The printable A4 site notice (夜间施工公示) of a permit, drawn by the seal crate's PDF
-//! writer (same CJK font subset and QR code as the permit). Public, like the permit page it
+//! The printable A4 site notice (夜间施工公示) of a permit, drawn by the seal crate with
+//! printpdf (same CJK font subset and QR code as the permit). Public, like the permit page it
 //! points to: what it shows is what the site must post at its gate anyway.
 
 use crate::error::{ApiError, ApiResult};
