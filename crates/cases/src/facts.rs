@@ -68,6 +68,7 @@ pub async fn assemble(
     let mut days_this_month = 0i64;
     let mut last_end: Option<NaiveDateTime> = None;
     for other in state.store.applications_by_site(&app.construction_permit_no).await? {
+        let other = other.application;
         if other.id == app.id || !APPROVED.contains(&other.status) {
             continue;
         }

@@ -226,7 +226,8 @@ pub trait Store: AftercareStore + Send + Sync + 'static {
         decision: &TrackDecision,
         actor: &str,
     ) -> StoreResult<(TrackRecord, ApplicationStatus)>;
-    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<ApplicationRecord>>;
+    /// Every application for one construction site, oldest first, each with its sealed permit's number.
+    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<SiteApplication>>;
     async fn applications_by_firm(&self, firm_id: &str) -> StoreResult<Vec<ApplicationRecord>>;
     async fn firm_records(&self, firm_id: &str) -> StoreResult<Vec<FirmRecordEntry>>;
     /// Adds a record entry and, if the grade changes, the new grade and its history line.

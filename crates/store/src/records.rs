@@ -145,6 +145,15 @@ pub struct ApplicationRecord {
     pub updated_at: i64,
 }
 
+/// An application for one construction site, with the number of its permit once sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SiteApplication {
+    #[sqlx(flatten)]
+    pub application: ApplicationRecord,
+    /// `None` until the permit is sealed (a number allocated to a case being sealed is not one).
+    pub permit_number: Option<String>,
+}
+
 /// A new form for an editable application, with the columns derived from it.
 #[derive(Debug, Clone)]
 pub struct FormUpdate {

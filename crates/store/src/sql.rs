@@ -1640,9 +1640,12 @@ impl Store for SqlStore {
         Ok((updated, new_status))
     }
 
-    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<ApplicationRecord>> {
+    async fn applications_by_site(&self, construction_permit_no: &str) -> StoreResult<Vec<SiteApplication>> {
+        let columns = APPLICATION_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
         Ok(sqlx::query_as(&format!(
-            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE construction_permit_no = $1 ORDER BY created_at"
+            "SELECT {columns}, p.number AS permit_number FROM applications a \
+             LEFT JOIN permits p ON p.application_id = a.id AND p.status <> 'pending' \
+             WHERE a.construction_permit_no = $1 ORDER BY a.created_at"
         ))
         .bind(construction_permit_no)
         .fetch_all(&self.read)

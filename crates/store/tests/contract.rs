@@ -675,6 +675,12 @@ async fn permits_issue_and_revoke(s: &dyn Store) {
     assert_eq!((p.status.as_str(), p.pdf_sha256.as_deref(), p.issued_at), ("valid", Some("ab"), Some(500)));
     assert_eq!(s.permit_for_application("a1").await.expect("by app").map(|p| p.number), Some(p.number.clone()));
     assert_eq!(case_file_matches_its_parts(s, "a1").await.permit.map(|p| p.status), Some("valid".into()));
+    // The site's history names the sealed permit beside its application.
+    let site = s.applications_by_site("310106202012150101").await.expect("site");
+    assert_eq!(
+        site.iter().map(|x| (x.application.id.as_str(), x.permit_number.as_deref())).collect::<Vec<_>>(),
+        vec![("a1", Some(p.number.as_str()))]
+    );
     // The application's nights are 2026-12-01..03 (see `application`).
     assert_eq!(
         s.permit_cases_for_night("jingan", "2026-12-02")

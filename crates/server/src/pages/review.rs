@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use nightpermit_domain::{ApplicationStatus, TrackStatus};
 use nightpermit_rules::aftercare::{DayKind, WorkCalendar};
 use nightpermit_store::QueueEntry;
+use nightpermit_store::SiteApplication;
 use serde::Deserialize;
 
 /// How long something has waited, in words: "2天3小时", "5小时12分", "8分".
@@ -429,19 +430,18 @@ async fn task_page(
             .await?
             .0;
     let mut site = Vec::new();
-    for other in state.store.applications_by_site(&site_no).await? {
+    for SiteApplication { application: other, permit_number } in state.store.applications_by_site(&site_no).await? {
         if other.id == v.id {
             continue;
         }
         let name = serde_json::from_str::<nightpermit_cases::form::ApplicationForm>(&other.form)
             .map(|f| f.project.name)
             .unwrap_or_default();
-        let permit = state.store.permit_for_application(&other.id).await?.filter(|p| p.status != "pending");
         site.push(SiteRow {
             dates: format!("{} 至 {}", other.start_date, other.end_date),
             status: other.status.id(),
             status_label: other.status.label(),
-            permit: permit.map(|p| p.number).unwrap_or_default(),
+            permit: permit_number.unwrap_or_default(),
             project_name: name,
             id: other.id,
         });
