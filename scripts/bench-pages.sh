@@ -36,7 +36,7 @@ measure() {
   local bytes
   bytes=$(curl -s -H "Cookie: np_session=$2" "http://127.0.0.1:$PORT$1" | wc -c)
   echo "== GET $1 ($bytes bytes of HTML)"
-  wrk -t2 -c8 -d"${DURATION:-10s}" --latency -H "Cookie: np_session=$2" "http://127.0.0.1:$PORT$1" \
+  wrk -t"$(( ${CONNECTIONS:-8} < 2 ? 1 : 2 ))" -c"${CONNECTIONS:-8}" -d"${DURATION:-10s}" --latency -H "Cookie: np_session=$2" "http://127.0.0.1:$PORT$1" \
     | grep -E "Requests/sec|50%|90%|99%|Non-2xx"
 }
 
