@@ -363,6 +363,8 @@ async fn task_page(
     let task = own_task(state, caller, task_id).await?;
     let case = visible_case(state, caller, &task.application_id).await?;
     let site_no = case.application.construction_permit_no.clone();
+    // The case file holds the latest round's tracks, the same as `Store::tracks` reads.
+    let latest_tracks = case.tracks.clone();
     let v = application_view(state, case)?;
     let now = state.clock.now_ms();
     let until = task.decided_at.unwrap_or(now);
@@ -446,10 +448,7 @@ async fn task_page(
             id: other.id,
         });
     }
-    let tracks = state
-        .store
-        .tracks(&v.id)
-        .await?
+    let tracks = latest_tracks
         .into_iter()
         .filter(|t| t.round == task.round)
         .map(|t| TrackRow {
